@@ -1,0 +1,108 @@
+"""Dense and convolutional layers in the standard or the NTK parametrization.
+
+Both layers store ``weight`` and ``bias`` like ``nn.Linear`` / ``nn.Conv2d`` and
+apply ``weight_scale * weight`` and ``bias_scale * bias`` in ``forward``:
+
+* ``parametrization="ntk"`` (Jacot et al. 2018; the convention of neural-tangents'
+  ``stax.Dense(W_std=sigma_w, b_std=sigma_b)``): ``weight, bias ~ N(0, 1)``,
+  ``weight_scale = sigma_w / sqrt(fan_in)``, ``bias_scale = sigma_b``;
+* ``parametrization="standard"``: ``weight ~ N(0, sigma_w**2 / fan_in)``,
+  ``bias ~ N(0, sigma_b**2)``, both scales 1.
+
+Both give the same function at initialisation in distribution; they differ in
+their gradients, hence in the NTK and in which learning rates train them.
+``lib.ntk``'s structured kernels read ``weight_scale`` and ``bias_scale``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+PARAMETRIZATIONS = ("standard", "ntk")
+
+
+def _check_parametrization(parametrization: str) -> None:
+    if parametrization not in PARAMETRIZATIONS:
+        raise ValueError(f"Unknown parametrization {parametrization!r}; use one of {PARAMETRIZATIONS}.")
+
+
+class _ScaledLayer(nn.Module):
+    weight: nn.Parameter
+    bias: nn.Parameter | None
+
+    def _init(self, fan_in: int, parametrization: str, sigma_w: float, sigma_b: float,
+              generator: torch.Generator | None) -> None:
+        _check_parametrization(parametrization)
+        if sigma_w <= 0 or sigma_b < 0:
+            raise ValueError(f"Need sigma_w > 0 and sigma_b >= 0, got sigma_w={sigma_w}, sigma_b={sigma_b}.")
+        self.parametrization = parametrization
+        self.sigma_w = float(sigma_w)
+        self.sigma_b = float(sigma_b)
+        ntk = parametrization == "ntk"
+        self.weight_scale = self.sigma_w / math.sqrt(fan_in) if ntk else 1.0
+        self.bias_scale = self.sigma_b if ntk else 1.0
+        with torch.no_grad():
+            self.weight.normal_(0.0, 1.0 if ntk else self.sigma_w / math.sqrt(fan_in), generator=generator)
+            if self.bias is not None:
+                if ntk:
+                    self.bias.normal_(0.0, 1.0, generator=generator)
+                elif self.sigma_b > 0:
+                    self.bias.normal_(0.0, self.sigma_b, generator=generator)
+                else:
+                    self.bias.zero_()
+
+
+class DenseLayer(_ScaledLayer):
+    """Affine layer ``z = weight_scale * x @ weight.T + bias_scale * bias``.
+
+    Shapes: input ``[N, in_features]``, output ``[N, out_features]``,
+    ``weight [out_features, in_features]``, ``bias [out_features]``.
+    """
+
+    def __init__(self, in_features: int, out_features: int, *, parametrization: str = "standard",
+                 sigma_w: float = math.sqrt(2.0), sigma_b: float = 0.0, bias: bool = True,
+                 generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = nn.Parameter(torch.empty(out_features, in_features))
+        self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
+        self._init(in_features, parametrization, sigma_w, sigma_b, generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = None if self.bias is None else self.bias_scale * self.bias
+        return F.linear(x, self.weight_scale * self.weight, bias)
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_features}, {self.out_features}, parametrization={self.parametrization!r}, "
+                f"sigma_w={self.sigma_w:.3g}, sigma_b={self.sigma_b:.3g}, bias={self.bias is not None}")
+
+
+class ConvLayer(_ScaledLayer):
+    """2-D convolution with the same scaling rules (fan_in = in_channels * kh * kw).
+
+    Shapes: input ``[N, C_in, H, W]``, output ``[N, C_out, H', W']``,
+    ``weight [C_out, C_in, kh, kw]``, ``bias [C_out]``.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, *, stride: int = 1,
+                 padding: int = 0, parametrization: str = "standard", sigma_w: float = math.sqrt(2.0),
+                 sigma_b: float = 0.0, bias: bool = True, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = (kernel_size, kernel_size)
+        self.stride, self.padding, self.dilation = (stride, stride), (padding, padding), (1, 1)
+        self.weight = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size, kernel_size))
+        self.bias = nn.Parameter(torch.empty(out_channels)) if bias else None
+        self._init(in_channels * kernel_size * kernel_size, parametrization, sigma_w, sigma_b, generator)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        bias = None if self.bias is None else self.bias_scale * self.bias
+        return F.conv2d(x, self.weight_scale * self.weight, bias, self.stride, self.padding)
+
+    def extra_repr(self) -> str:
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "
+                f"padding={self.padding}, parametrization={self.parametrization!r}")

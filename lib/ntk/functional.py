@@ -1,0 +1,57 @@
+"""A model as a pure function of its trainable parameters (for ``torch.func``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from lib.ntk.checks import trainable_parameters
+
+
+@dataclass(frozen=True)
+class FunctionalModel:
+    """``apply(params, x) -> [N, K]`` with ``params`` a dict of the trainable parameters.
+
+    Attributes:
+        apply: the model as a function of ``(params, x)``; buffers and frozen parameters
+            are taken from the module.
+        params: detached trainable parameters, ``{name: tensor}`` in ``named_parameters()`` order.
+    """
+
+    apply: Callable[[dict[str, torch.Tensor], torch.Tensor], torch.Tensor]
+    params: dict[str, torch.Tensor]
+
+    @property
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.params.values())
+
+
+def functional_model(model: nn.Module) -> FunctionalModel:
+    """Wrap ``model`` for ``torch.func`` transforms (its own parameters are left untouched)."""
+    params = {name: p.detach() for name, p in trainable_parameters(model)}
+
+    def apply(p: dict[str, torch.Tensor], x: torch.Tensor) -> torch.Tensor:
+        return functional_call(model, p, (x,), strict=False)
+
+    return FunctionalModel(apply=apply, params=params)
+
+
+def flatten_params(tensors: dict[str, torch.Tensor], *, batch_dims: int = 0) -> torch.Tensor:
+    """Concatenate ``{name: [*batch, *shape]}`` into ``[*batch, P]`` (dict order)."""
+    return torch.cat([t.reshape(*t.shape[:batch_dims], -1) for t in tensors.values()], dim=batch_dims)
+
+
+def unflatten_params(vector: torch.Tensor, like: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Split a ``[P]`` vector into tensors shaped like ``like`` (dict order)."""
+    expected = sum(t.numel() for t in like.values())
+    if vector.shape != (expected,):
+        raise ValueError(f"Expected a parameter vector of shape [{expected}], got {tuple(vector.shape)}.")
+    out, start = {}, 0
+    for name, t in like.items():
+        out[name] = vector[start:start + t.numel()].view_as(t)
+        start += t.numel()
+    return out

@@ -1,0 +1,161 @@
+"""The NTK from layer-wise structure, without ever forming per-sample network Jacobians.
+
+For a dense layer ``z = s_w W a + s_b b`` (``W [out, in]``) the Jacobian of output
+``f_k(x_n)`` with respect to ``W`` is the outer product ``s_w g_{k,n} a_nᵀ`` with
+``g_{k,n} = ∂f_k(x_n)/∂z_n``, so its contribution to the NTK factorises:
+
+    Θ_W[n, m, k, l] = s_w² (a_n · a_m) (g_{k,n} · g_{l,m}),   Θ_b[n, m, k, l] = s_b² (g_{k,n} · g_{l,m}).
+
+We need one forward pass for the layer inputs ``a`` and one batched backward pass
+(``K`` cotangents at once) for the output gradients ``g`` — the same "structured
+derivatives" idea as neural-tangents (Novak et al. 2022) — and the kernel is a sum
+of products of two small Gram matrices per layer.
+
+Convolutions (and dense layers applied to inputs with extra axes) use the layer's own
+per-sample Jacobian ``[K, N, P_layer]`` built from unfolded inputs and output
+gradients; only that one layer's block exists at a time.
+
+Supported parameterised modules: ``nn.Linear``, ``nn.Conv2d`` (``groups=1``, zero
+padding) and :class:`lib.models.DenseLayer` / :class:`lib.models.ConvLayer`. A model
+with other parameterised modules (BatchNorm, LayerNorm, embeddings, ...), shared
+modules or in-place operations on a layer's output raises
+:class:`StructuredNotSupported`; ``empirical_ntk(method="auto")`` then falls back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lib.models.layers import ConvLayer, DenseLayer
+from lib.ntk.contract import broadcast_weight, contract
+
+_DENSE = (nn.Linear, DenseLayer)
+_CONV = (nn.Conv2d, ConvLayer)
+
+
+class StructuredNotSupported(ValueError):
+    """The model contains something the structured method cannot factorise."""
+
+
+@dataclass
+class _LayerFactor:
+    """What one layer contributes, for one batch of inputs.
+
+    Either ``inputs`` ``[N, in]`` with ``grads`` ``[K, N, out]`` (a dense layer on flat
+    inputs: Gram-factorised), or ``layer_jacobian`` ``[K, N, P_layer]``.
+    """
+
+    grads: torch.Tensor | None = None
+    inputs: torch.Tensor | None = None
+    weight_scale2: float = 1.0
+    bias_scale2: float = 0.0
+    layer_jacobian: torch.Tensor | None = None
+
+
+def _parameterised_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    found = []
+    for name, module in model.named_modules():
+        own = {n for n, p in module.named_parameters(recurse=False) if p.requires_grad}
+        if not own:
+            continue
+        if not isinstance(module, _DENSE + _CONV):
+            raise StructuredNotSupported(
+                f"module {name!r} ({type(module).__name__}) has trainable parameters and is not a dense or conv layer"
+            )
+        if not own <= {"weight", "bias"}:
+            raise StructuredNotSupported(f"module {name!r} has parameters {sorted(own)} besides weight/bias")
+        if isinstance(module, nn.Conv2d) and (module.groups != 1 or module.padding_mode != "zeros"
+                                              or isinstance(module.padding, str)):
+            raise StructuredNotSupported(f"conv {name!r} uses groups, non-zero or string padding")
+        found.append((name, module))
+    if not found:
+        raise StructuredNotSupported("the model has no trainable dense or conv layers")
+    return found
+
+
+def check_structured_support(model: nn.Module) -> None:
+    """Raise :class:`StructuredNotSupported` unless every trainable layer can be factorised."""
+    _parameterised_modules(model)
+
+
+def _scales(module: nn.Module) -> tuple[float, float]:
+    weight_scale = float(getattr(module, "weight_scale", 1.0)) if module.weight.requires_grad else 0.0
+    bias_scale = float(getattr(module, "bias_scale", 1.0)) if module.bias is not None else 0.0
+    if module.bias is not None and not module.bias.requires_grad:
+        bias_scale = 0.0
+    return weight_scale, bias_scale
+
+
+def layer_factors(model: nn.Module, x: torch.Tensor) -> tuple[list[_LayerFactor], int]:
+    """One forward and one batched backward pass; returns the per-layer factors and ``K``."""
+    modules = _parameterised_modules(model)
+    records: dict[str, list[tuple[torch.Tensor, torch.Tensor, int]]] = {name: [] for name, _ in modules}
+
+    def make_hook(name: str):
+        def hook(_module: nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+            records[name].append((inputs[0].detach(), output, output._version))
+        return hook
+
+    handles = [module.register_forward_hook(make_hook(name)) for name, module in modules]
+    try:
+        with torch.enable_grad():
+            f = model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    if f.dim() != 2 or f.shape[0] != x.shape[0]:
+        raise ValueError(f"The model must return [N, K]; it returned {tuple(f.shape)} for N={x.shape[0]}.")
+    for name, calls in records.items():
+        if len(calls) != 1:
+            raise StructuredNotSupported(f"module {name!r} was called {len(calls)} times in one forward pass")
+        if calls[0][1]._version != calls[0][2]:
+            raise StructuredNotSupported(f"the output of {name!r} was modified in place (e.g. ReLU(inplace=True))")
+
+    n, k = f.shape
+    basis = torch.eye(k, dtype=f.dtype, device=f.device)[:, None, :].expand(k, n, k)
+    outputs = [records[name][0][1] for name, _ in modules]
+    grads = torch.autograd.grad(f, outputs, grad_outputs=basis, is_grads_batched=True, allow_unused=True)
+
+    factors = []
+    for (name, module), grad, output in zip(modules, grads, outputs):
+        a = records[name][0][0]
+        if grad is None:  # the layer does not influence the output
+            grad = torch.zeros((k, *output.shape), dtype=output.dtype, device=output.device)
+        weight_scale, bias_scale = _scales(module)
+        if isinstance(module, _DENSE) and a.dim() == 2:
+            factors.append(_LayerFactor(grads=grad, inputs=a, weight_scale2=weight_scale ** 2,
+                                        bias_scale2=bias_scale ** 2))
+        elif isinstance(module, _DENSE):
+            # [N, ..., in] inputs: sum the outer products over the extra axes.
+            g = grad.reshape(k, n, -1, grad.shape[-1])
+            a_flat = a.reshape(n, -1, a.shape[-1])
+            blocks = [weight_scale * torch.einsum("knto,nti->knoi", g, a_flat).reshape(k, n, -1)] if weight_scale else []
+            if bias_scale:
+                blocks.append(bias_scale * g.sum(2))
+            factors.append(_LayerFactor(layer_jacobian=torch.cat(blocks, dim=2)))
+        else:
+            unfolded = F.unfold(a, module.kernel_size, dilation=module.dilation, padding=module.padding,
+                                stride=module.stride)  # [N, C_in*kh*kw, L]
+            g = grad.reshape(k, n, grad.shape[2], -1)  # [K, N, C_out, L]
+            blocks = [weight_scale * torch.einsum("knol,nil->knoi", g, unfolded).reshape(k, n, -1)] if weight_scale else []
+            if bias_scale:
+                blocks.append(bias_scale * g.sum(3))
+            factors.append(_LayerFactor(layer_jacobian=torch.cat(blocks, dim=2)))
+    return factors, k
+
+
+def kernel_from_factors(factors1: list[_LayerFactor], factors2: list[_LayerFactor], mode: str) -> torch.Tensor:
+    """Sum the per-layer contributions to the kernel tile between two batches."""
+    total = None
+    for f1, f2 in zip(factors1, factors2):
+        if f1.layer_jacobian is not None:
+            term = contract(f1.layer_jacobian, f2.layer_jacobian, mode)
+        else:
+            weight = f1.weight_scale2 * (f1.inputs @ f2.inputs.T) + f1.bias_scale2
+            term = contract(f1.grads, f2.grads, mode) * broadcast_weight(weight, mode)
+        total = term if total is None else total + term
+    return total
