@@ -56,6 +56,16 @@ class _ScaledLayer(nn.Module):
                     self.bias.zero_()
 
 
+    def _scale_and_shift(self, out: torch.Tensor, channel_dims: int) -> torch.Tensor:
+        """``weight_scale * out + bias_scale * bias``, the bias broadcast over ``channel_dims`` trailing axes."""
+        if self.weight_scale != 1.0:
+            out = out * self.weight_scale
+        if self.bias is not None:
+            bias = self.bias if self.bias_scale == 1.0 else self.bias_scale * self.bias
+            out = out + bias.reshape(-1, *([1] * channel_dims))
+        return out
+
+
 class DenseLayer(_ScaledLayer):
     """Affine layer ``z = weight_scale * x @ weight.T + bias_scale * bias``.
 
@@ -73,8 +83,8 @@ class DenseLayer(_ScaledLayer):
         self._init(in_features, parametrization, sigma_w, sigma_b, generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bias = None if self.bias is None else self.bias_scale * self.bias
-        return F.linear(x, self.weight_scale * self.weight, bias)
+        # Scale the [N, out] output rather than the [out, in] weight: same function, far less memory traffic.
+        return self._scale_and_shift(F.linear(x, self.weight), channel_dims=0)
 
     def extra_repr(self) -> str:
         return (f"{self.in_features}, {self.out_features}, parametrization={self.parametrization!r}, "
@@ -100,8 +110,7 @@ class ConvLayer(_ScaledLayer):
         self._init(in_channels * kernel_size * kernel_size, parametrization, sigma_w, sigma_b, generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        bias = None if self.bias is None else self.bias_scale * self.bias
-        return F.conv2d(x, self.weight_scale * self.weight, bias, self.stride, self.padding)
+        return self._scale_and_shift(F.conv2d(x, self.weight, None, self.stride, self.padding), channel_dims=2)
 
     def extra_repr(self) -> str:
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, stride={self.stride}, "

@@ -27,7 +27,8 @@ from lib.ntk.checks import check_inputs, check_model, check_outputs, check_pair
 from lib.ntk.contract import check_mode, contract, symmetrize, transpose
 from lib.ntk.functional import FunctionalModel, functional_model
 from lib.ntk.jacobian import jacobian_blocks
-from lib.ntk.structured import StructuredNotSupported, check_structured_support, kernel_from_factors, layer_factors
+from lib.ntk.structured import (StructuredNotSupported, check_structured_support, kernel_from_factors, layer_factors,
+                                split_factors)
 
 METHODS = ("auto", "structured", "jacobian", "ntk_vp")
 AUTO_JACOBIAN_BYTES = 2 * 1024**3
@@ -186,6 +187,12 @@ def _tiled_kernel(model: nn.Module, x1: torch.Tensor, x2_: torch.Tensor, symmetr
 
             def kernel(fa: Any, fb: Any) -> torch.Tensor:
                 return _vp_tile(fmodel, fa, fb, k, mode)
+
+    if resolved == "structured" and not symmetric and n1 <= tile and n2 <= tile:
+        # One tile: a single forward/backward pass over both batches reads the weights once.
+        with no_tf32():
+            factors1, factors2 = split_factors(layer_factors(model, torch.cat([x1, x2_]))[0], n1)
+            return kernel_from_factors(factors1, factors2, mode)
 
     shape = {"full": (n1, n2, k, k), "diagonal": (n1, n2, k), "trace": (n1, n2)}[mode]
     param = next(p for p in model.parameters() if p.requires_grad)

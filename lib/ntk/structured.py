@@ -148,6 +148,17 @@ def layer_factors(model: nn.Module, x: torch.Tensor) -> tuple[list[_LayerFactor]
     return factors, k
 
 
+def split_factors(factors: list[_LayerFactor], n: int) -> tuple[list[_LayerFactor], list[_LayerFactor]]:
+    """Split factors of a concatenated batch into those of its first ``n`` samples and the rest."""
+    def part(f: _LayerFactor, rows: slice) -> _LayerFactor:
+        return _LayerFactor(
+            grads=None if f.grads is None else f.grads[:, rows],
+            inputs=None if f.inputs is None else f.inputs[rows],
+            weight_scale2=f.weight_scale2, bias_scale2=f.bias_scale2,
+            layer_jacobian=None if f.layer_jacobian is None else f.layer_jacobian[:, rows])
+    return [part(f, slice(None, n)) for f in factors], [part(f, slice(n, None)) for f in factors]
+
+
 def kernel_from_factors(factors1: list[_LayerFactor], factors2: list[_LayerFactor], mode: str) -> torch.Tensor:
     """Sum the per-layer contributions to the kernel tile between two batches."""
     total = None

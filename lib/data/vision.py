@@ -1,0 +1,106 @@
+"""Image datasets through ``torchvision.datasets`` (download and checksums included).
+
+Layout under the data root is torchvision's: ``MNIST/raw/``, ``FashionMNIST/raw/``,
+``cifar-10-batches-py/``, ``cifar-100-python/``. Every loader returns a
+:class:`~lib.data.dataset.TensorData` with ``uint8`` images ``[N, C, H, W]``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from lib.data.dataset import TensorData
+from lib.data.errors import DatasetCorruptError, DatasetNotFoundError
+from lib.data.tensor_cache import cached_tensors, decode_names, encode_names
+from lib.paths import default_data_root
+
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class _VisionSpec:
+    torchvision_name: str
+    folder: str
+    files: tuple[str, ...]
+    urls: tuple[str, ...]
+
+
+_MNIST_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                "t10k-labels-idx1-ubyte")
+SPECS = {
+    "mnist": _VisionSpec("MNIST", "MNIST/raw", _MNIST_FILES,
+                         ("https://ossci-datasets.s3.amazonaws.com/mnist/ (the four *-ubyte.gz files)",)),
+    "fashion_mnist": _VisionSpec("FashionMNIST", "FashionMNIST/raw", _MNIST_FILES,
+                                 ("http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/ (four *-ubyte.gz files)",)),
+    "cifar10": _VisionSpec("CIFAR10", "cifar-10-batches-py",
+                           tuple(f"data_batch_{i}" for i in range(1, 6)) + ("test_batch", "batches.meta"),
+                           ("https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz (md5 c58f30108f718f92721af3b95e74349a)",)),
+    "cifar100": _VisionSpec("CIFAR100", "cifar-100-python", ("train", "test", "meta"),
+                            ("https://www.cs.toronto.edu/~kriz/cifar-100-python.tar.gz (md5 eb9058c3a382ffc7106e4002c42a8d85)",)),
+}
+
+
+def is_available(name: str, root: Path | None = None) -> bool:
+    """Whether the files of image dataset ``name`` are on disk (no download is attempted)."""
+    spec = SPECS[name]
+    folder = Path(root or default_data_root()) / spec.folder
+    return all((folder / f).exists() for f in spec.files)
+
+
+def load_vision(name: str, split: str = "train", *, root: Path | str | None = None,
+                download: bool = True) -> TensorData:
+    """Load ``"mnist"``, ``"fashion_mnist"``, ``"cifar10"`` or ``"cifar100"``.
+
+    Args:
+        name: dataset key (see :data:`SPECS`).
+        split: ``"train"`` or ``"test"``.
+        root: data root; default ``$NTK_BOOK_DATA`` (see :mod:`lib.paths`).
+        download: download (with torchvision's checksum checks) when the files are missing.
+
+    Returns:
+        ``TensorData`` with ``x`` ``uint8 [N, C, H, W]`` (C = 1 for the MNIST family, 3 for CIFAR)
+        and ``y`` ``int64 [N]``.
+
+    Raises:
+        DatasetNotFoundError: files missing and not downloadable (lists the files and the fix).
+        DatasetCorruptError: files present but failing torchvision's checksums.
+    """
+    if name not in SPECS:
+        raise ValueError(f"Unknown image dataset {name!r}; valid: {sorted(SPECS)}.")
+    if split not in SPLITS:
+        raise ValueError(f"Unknown split {split!r}; valid: {SPLITS}.")
+    import torchvision
+
+    spec = SPECS[name]
+    root = Path(root or default_data_root())
+    folder = root / spec.folder
+    cls = getattr(torchvision.datasets, spec.torchvision_name)
+
+    def open_dataset(download_now: bool):
+        try:
+            return cls(root=str(root), train=split == "train", download=download_now)
+        except RuntimeError as error:  # torchvision: "Dataset not found or corrupted"
+            if is_available(name, root):
+                raise DatasetCorruptError(folder, f"torchvision's integrity check failed ({error})") from error
+            raise DatasetNotFoundError(name, folder, spec.files, spec.urls, str(error)) from error
+        except OSError as error:  # network unreachable, permission denied, ...
+            raise DatasetNotFoundError(name, folder, spec.files, spec.urls, f"download failed: {error}") from error
+
+    if not is_available(name, root):
+        if not download:
+            raise DatasetNotFoundError(name, folder, spec.files, spec.urls, "files missing and download=False")
+        open_dataset(download_now=True)
+
+    def build() -> dict[str, torch.Tensor]:
+        dataset = open_dataset(download_now=False)
+        x = torch.as_tensor(np.asarray(dataset.data))
+        x = x.unsqueeze(1) if x.dim() == 3 else x.permute(0, 3, 1, 2)  # [N, C, H, W]
+        return {"x": x.contiguous(), "y": torch.as_tensor(np.asarray(dataset.targets), dtype=torch.int64),
+                "classes": encode_names(tuple(dataset.classes))}
+
+    tensors = cached_tensors(f"{name}-{split}", [folder / f for f in spec.files], build)
+    return TensorData(f"{name}/{split}", tensors["x"], tensors["y"], decode_names(tensors["classes"]))
