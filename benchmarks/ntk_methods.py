@@ -135,13 +135,14 @@ def autograd_loop(model, x1, x2):
     params = [p for p in model.parameters() if p.requires_grad]
 
     def rows(x):
-        out = []
-        for n in range(x.shape[0]):
-            f = model(x[n:n + 1])[0]
-            for a in range(f.shape[0]):
-                grads = torch.autograd.grad(f[a], params, retain_graph=a + 1 < f.shape[0])
-                out.append(torch.cat([g.reshape(-1) for g in grads]))
-        return torch.stack(out).reshape(x.shape[0], -1, out[0].numel())
+        n, k = x.shape[0], model(x[:1]).shape[1]
+        out = torch.empty(n, k, sum(p.numel() for p in params), dtype=x.dtype, device=x.device)
+        for i in range(n):
+            f = model(x[i:i + 1])[0]
+            for a in range(k):
+                grads = torch.autograd.grad(f[a], params, retain_graph=a + 1 < k)
+                torch.cat([g.reshape(-1) for g in grads], out=out[i, a])
+        return out
 
     j1, j2 = rows(x1), rows(x2)
     return torch.einsum("nap,mbp->nmab", j1, j2)

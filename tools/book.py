@@ -1,0 +1,217 @@
+"""Execute the book's chapters with papermill and render the site with Jupyter Book 1.x.
+
+Usage (from the repository root; ``make book`` and ``make test`` call this):
+
+    python tools/book.py run   --profile quick      # execute every chapter in _toc.yml
+    python tools/book.py build --profile book       # execute, then render HTML, then check it
+    python tools/book.py check _build/book/site/_build/html
+
+Layout: sources are copied to ``_build/<profile>/site/`` (the repository's ``chapters/``
+stay free of outputs), every chapter listed in ``_toc.yml`` is executed there by papermill
+with ``profile`` and ``seed`` injected into its ``parameters`` cell, run times are written to
+``status.json`` and the generated ``status.md``, and Jupyter Book renders the executed
+notebooks (no re-execution) with warnings as errors. Any failing cell fails the command.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+PROFILES = ("quick", "book", "paper")
+SOURCE_FILES = ("_config.yml", "_toc.yml", "references.bib")
+SOURCE_SUFFIXES = (".md", ".ipynb", ".bib", ".yml", ".png", ".svg", ".jpg")
+
+
+def toc_files(toc_path: Path) -> list[str]:
+    """Every document named in ``_toc.yml`` (root first), as paths without suffix."""
+    toc = yaml.safe_load(toc_path.read_text())
+    found = [toc["root"]]
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "file" in node:
+                found.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk({k: v for k, v in toc.items() if k != "root"})
+    return found
+
+
+def resolve_document(source: Path, name: str) -> Path:
+    for suffix in (".ipynb", ".md"):
+        if (source / f"{name}{suffix}").exists():
+            return source / f"{name}{suffix}"
+    raise FileNotFoundError(f"_toc.yml lists {name!r} but neither {name}.ipynb nor {name}.md exists in {source}.")
+
+
+def chapter_notebooks(source: Path) -> list[str]:
+    """The notebooks among the toc entries (these are executed)."""
+    return [n for n in toc_files(source / "_toc.yml") if resolve_document(source, n).suffix == ".ipynb"]
+
+
+def copy_sources(source: Path, site: Path) -> None:
+    if site.exists():
+        shutil.rmtree(site)
+    site.mkdir(parents=True)
+    for path in source.rglob("*"):
+        rel = path.relative_to(source)
+        if rel.parts[0] in {"_build", ".venv", ".git", "lib", "tests", "tools", "data", "results", "benchmarks",
+                            ".github", ".ci"} or rel.parts[0].startswith("."):
+            continue
+        if path.is_file() and (path.suffix in SOURCE_SUFFIXES or path.name in SOURCE_FILES):
+            target = site / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+
+
+def run_chapters(source: Path, site: Path, profile: str, seed: int) -> list[dict]:
+    """Execute every notebook chapter with papermill; raise on the first failure."""
+    import papermill
+
+    records = []
+    for name in chapter_notebooks(source):
+        notebook = site / f"{name}.ipynb"
+        print(f"[book] executing {name}.ipynb (profile={profile}, seed={seed})", flush=True)
+        start = time.perf_counter()
+        try:
+            papermill.execute_notebook(str(notebook), str(notebook), parameters={"profile": profile, "seed": seed},
+                                       kernel_name="python3", cwd=str(notebook.parent), progress_bar=False,
+                                       request_save_on_cell_execute=False)
+        except papermill.PapermillExecutionError as error:
+            raise SystemExit(f"[book] FAILED: {name}.ipynb, cell {error.exec_count}: {error.ename}: {error.evalue}\n"
+                             f"[book] the executed notebook with the traceback is {notebook}") from None
+        seconds = time.perf_counter() - start
+        print(f"[book] {name}.ipynb done in {seconds:.1f} s", flush=True)
+        records.append({"chapter": name, "profile": profile, "seed": seed, "seconds": round(seconds, 1)})
+    return records
+
+
+def machine_description() -> str:
+    try:
+        import torch
+
+        device = (f"GPU {torch.cuda.get_device_name(0)}" if torch.cuda.is_available()
+                  else f"CPU, {torch.get_num_threads()} threads")
+    except ImportError:
+        device = "CPU"
+    return f"{platform.system()} {platform.machine()}, {device}, {os.cpu_count()} cores"
+
+
+def write_status(site: Path, records: list[dict], profile: str) -> None:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    (site / "status.json").write_text(json.dumps({"built": stamp, "machine": machine_description(),
+                                                  "chapters": records}, indent=2))
+    lines = ["# Build status", "",
+             f"This site was built on {stamp} with profile **{profile}** on {machine_description()}.",
+             "Each chapter below was executed from scratch by papermill for this build; the times are wall-clock",
+             "seconds of that execution (cached experiment results, if any, make re-runs faster).", ""]
+    if records:
+        lines += ["| chapter | profile | seed | run time (s) |", "|---|---|---|---|"]
+        lines += [f"| [{r['chapter']}]({r['chapter']}.ipynb) | {r['profile']} | {r['seed']} | {r['seconds']} |"
+                  for r in records]
+    else:
+        lines.append("No chapter notebooks are listed in `_toc.yml` yet, so none were executed.")
+    (site / "status.md").write_text("\n".join(lines) + "\n")
+
+
+def render(site: Path) -> Path:
+    config = yaml.safe_load((site / "_config.yml").read_text())
+    config.setdefault("execute", {})["execute_notebooks"] = "off"  # papermill already ran them
+    (site / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    jb = Path(sys.executable).with_name("jupyter-book")
+    command = [str(jb) if jb.exists() else "jupyter-book", "build", str(site), "-W", "-n", "--keep-going"]
+    print("[book] " + " ".join(command), flush=True)
+    if subprocess.run(command).returncode != 0:
+        raise SystemExit("[book] FAILED: Jupyter Book reported errors or warnings (printed above); "
+                         "warnings are errors in this build.")
+    html = site / "_build" / "html"
+    check_site(site, html)
+    return html / "index.html"
+
+
+def check_site(site: Path, html: Path) -> None:
+    """Every toc page was rendered; every local link, image and anchor on every page resolves."""
+    from bs4 import BeautifulSoup
+
+    pages = sorted(html.rglob("*.html"))
+    if not (html / "index.html").exists() or not pages:
+        raise SystemExit(f"[book] FAILED: the site in {html} is empty.")
+    problems = []
+    for name in toc_files(site / "_toc.yml"):
+        if not (html / f"{name}.html").exists():
+            problems.append(f"{name}: listed in _toc.yml but {name}.html was not rendered")
+    ids_cache: dict[Path, set[str]] = {}
+
+    def ids(page: Path) -> set[str]:
+        if page not in ids_cache:
+            soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+            ids_cache[page] = {tag["id"] for tag in soup.find_all(id=True)}
+        return ids_cache[page]
+
+    for page in pages:
+        if page.parent.name in {"_static", "_sources", "_images"} or "genindex" in page.name or page.name == "search.html":
+            continue
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        for tag, attribute in (("a", "href"), ("img", "src"), ("link", "href"), ("script", "src")):
+            for element in soup.find_all(tag):
+                target = element.get(attribute)
+                if not target:
+                    continue
+                url = urlparse(target)
+                if url.scheme or url.netloc or target.startswith(("mailto:", "javascript:")):
+                    continue
+                path = (page.parent / unquote(url.path)).resolve() if url.path else page
+                if not path.exists():
+                    problems.append(f"{page.relative_to(html)}: <{tag} {attribute}={target!r}> does not exist")
+                elif url.fragment and path.suffix == ".html" and url.fragment not in ids(path):
+                    problems.append(f"{page.relative_to(html)}: anchor {target!r} not found")
+    if problems:
+        raise SystemExit("[book] FAILED site check:\n  " + "\n  ".join(problems))
+    print(f"[book] site check passed: {len(pages)} pages, all local links, images and anchors resolve", flush=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("command", choices=["run", "build", "check"])
+    parser.add_argument("html", nargs="?", help="for 'check': the built html folder")
+    parser.add_argument("--profile", default=os.environ.get("PROFILE", "book"), choices=PROFILES)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--source", type=Path, default=REPO, help="book sources (default: the repository)")
+    parser.add_argument("--out", type=Path, default=None, help="build folder (default: _build/<profile>)")
+    args = parser.parse_args(argv)
+    if args.command == "check":
+        html = Path(args.html)
+        check_site(html.parents[1], html)
+        return
+    out = args.out or args.source / "_build" / args.profile
+    site = out / "site"
+    started = time.perf_counter()
+    copy_sources(args.source, site)
+    records = run_chapters(args.source, site, args.profile, args.seed)
+    write_status(site, records, args.profile)
+    if args.command == "build":
+        index = render(site)
+        print(f"[book] built in {time.perf_counter() - started:.0f} s. Open {index}")
+    else:
+        print(f"[book] executed {len(records)} chapter(s) in {time.perf_counter() - started:.0f} s into {site}")
+
+
+if __name__ == "__main__":
+    main()
