@@ -24,7 +24,7 @@ from torch.func import jvp, vjp, vmap
 
 from lib.device import no_tf32
 from lib.ntk.checks import check_inputs, check_model, check_outputs, check_pair
-from lib.ntk.contract import check_mode, contract, symmetrize, transpose
+from lib.ntk.contract import check_mode, symmetrize, transpose
 from lib.ntk.functional import FunctionalModel, functional_model
 from lib.ntk.jacobian import jacobian_blocks
 from lib.ntk.structured import (StructuredNotSupported, check_structured_support, kernel_from_factors, layer_factors,
@@ -84,10 +84,20 @@ def _vp_tile(fmodel: FunctionalModel, xa: torch.Tensor, xb: torch.Tensor, k: int
     return diagonal if mode == "diagonal" else diagonal.sum(-1)
 
 
-def _jacobian_features(fmodel: FunctionalModel, x: torch.Tensor) -> torch.Tensor:
+def _jacobian_features(fmodel: FunctionalModel, x: torch.Tensor) -> list[torch.Tensor]:
+    """Per-parameter Jacobian blocks ``[N, K, P_i]`` (never concatenated: that would copy ``N K P`` numbers)."""
     blocks = jacobian_blocks(fmodel, x)
-    n, k = x.shape[0], next(iter(blocks.values())).shape[1]
-    return torch.cat([b.reshape(n, k, -1) for b in blocks.values()], dim=2).transpose(0, 1)  # [K, N, P]
+    return [b.flatten(2) for b in blocks.values()]
+
+
+def _contract_jacobians(blocks1: list[torch.Tensor], blocks2: list[torch.Tensor], mode: str) -> torch.Tensor:
+    """``Σ_i J1_i J2_iᵀ`` over parameter blocks ``[N, K, P_i]``, in the requested mode."""
+    equation = {"full": "nap,mbp->nmab", "diagonal": "nap,map->nma", "trace": "nap,map->nm"}[mode]
+    total = None
+    for j1, j2 in zip(blocks1, blocks2):
+        term = torch.einsum(equation, j1, j2)
+        total = term if total is None else total.add_(term)
+    return total
 
 
 def _resolve_method(model: nn.Module, method: str, n1: int, n2: int, k: int, *,
@@ -180,7 +190,7 @@ def _tiled_kernel(model: nn.Module, x1: torch.Tensor, x2_: torch.Tensor, symmetr
                 return _jacobian_features(fmodel, x)
 
             def kernel(fa: Any, fb: Any) -> torch.Tensor:
-                return contract(fa, fb, mode)
+                return _contract_jacobians(fa, fb, mode)
         else:
             def prepare(x: torch.Tensor) -> Any:
                 return x
