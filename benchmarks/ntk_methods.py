@@ -245,24 +245,20 @@ def main() -> None:
 
         print("\n### (ii) sweeps (times in ms: tutorial jacobian | lib structured | lib ntk_vp)")
         widths = [64, 128] if args.quick else [256, 512, 1024, 2048]
+        def sweep_row(model: MLP, xa: torch.Tensor, xb: torch.Tensor) -> None:
+            r = {key: measure(fn, device, repeats=1) for key, fn in {
+                "tj": lambda: tutorial_jacobian_contraction(model, xa, xb),
+                "st": lambda: empirical_ntk(model, xa, xb, method="structured"),
+                "vp": lambda: empirical_ntk(model, xa, xb, method="ntk_vp")}.items()}
+            print(f"width {model.width:5d}, N = {xa.shape[0]:3d}: {r['tj'].seconds * 1e3:9.1f} | "
+                  f"{r['st'].seconds * 1e3:8.1f} | {r['vp'].seconds * 1e3:8.1f}   "
+                  f"speed-up {r['tj'].seconds / r['st'].seconds:6.1f}x")
+
         for width in widths:
-            m = MLP(d, width, 3, 8, parametrization="ntk", generator=gen).to(device)
-            r = {k: measure(f, device, repeats=1) for k, f in {
-                "tj": lambda: tutorial_jacobian_contraction(m, x1, x2),
-                "st": lambda: empirical_ntk(m, x1, x2, method="structured"),
-                "vp": lambda: empirical_ntk(m, x1, x2, method="ntk_vp")}.items()}
-            print(f"width {width:5d}, N = {n:3d}: {r['tj'].seconds * 1e3:9.1f} | {r['st'].seconds * 1e3:8.1f} | "
-                  f"{r['vp'].seconds * 1e3:8.1f}   speed-up {r['tj'].seconds / r['st'].seconds:6.1f}x")
+            sweep_row(MLP(d, width, 3, 8, parametrization="ntk", generator=gen).to(device), x1, x2)
         m = MLP(d, 1024 if not args.quick else 64, 3, 8, parametrization="ntk", generator=gen).to(device)
-        for nn_ in ([4, 8] if args.quick else [8, 16, 32, 64]):
-            xa = torch.randn(nn_, d, generator=gen).to(device)
-            xb = torch.randn(nn_, d, generator=gen).to(device)
-            r = {k: measure(f, device, repeats=1) for k, f in {
-                "tj": lambda: tutorial_jacobian_contraction(m, xa, xb),
-                "st": lambda: empirical_ntk(m, xa, xb, method="structured"),
-                "vp": lambda: empirical_ntk(m, xa, xb, method="ntk_vp")}.items()}
-            print(f"width {m.width:5d}, N = {nn_:3d}: {r['tj'].seconds * 1e3:9.1f} | {r['st'].seconds * 1e3:8.1f} | "
-                  f"{r['vp'].seconds * 1e3:8.1f}   speed-up {r['tj'].seconds / r['st'].seconds:6.1f}x")
+        for size in ([4, 8] if args.quick else [8, 16, 32, 64]):
+            sweep_row(m, torch.randn(size, d, generator=gen).to(device), torch.randn(size, d, generator=gen).to(device))
 
         c, hw, n = (8, 8, 4) if args.quick else (64, 32, 16)
         cnn = SmallCNN(3, c, 3, 10, generator=gen).to(device)
