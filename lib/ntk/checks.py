@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
 _RANDOM = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
 
 

@@ -51,48 +51,43 @@ class MSEDynamics:
     def _flat(self, f: torch.Tensor) -> torch.Tensor:
         return f.reshape(f.shape[0], -1) if self.scalar_kernel else f.reshape(-1, 1)
 
-    def _unflat(self, flat: torch.Tensor, shape: torch.Size) -> torch.Tensor:
-        return flat.reshape(shape)
+    def _null(self) -> torch.Tensor:
+        """Eigenvalues treated as zero (relative to the largest): directions training never moves."""
+        lam = self.eigenvalues.abs()
+        return lam <= 1e-12 * lam.max().clamp_min(1e-300)
 
     def _decay(self, t: float, steps: bool) -> torch.Tensor:
+        """Diagonal of ``e^{−ηΘt}`` (flow) or ``(I − ηΘ)^t`` (steps) in the eigenbasis; at ``t = ∞``, 1 on the null space."""
+        if math.isinf(t):
+            return self._null().to(self.eigenvalues.dtype)
         lam, eta = self.eigenvalues, self.learning_rate
-        if steps:
-            return (1 - eta * lam) ** t
-        return torch.exp(-eta * lam * t)
+        return (1 - eta * lam) ** t if steps else torch.exp(-eta * lam * t)
 
     def _solve_factor(self, t: float, steps: bool) -> torch.Tensor:
-        """Diagonal of ``Θ⁻¹ (I − decay)`` in the eigenbasis (limit ``η t`` where ``λ = 0``)."""
-        lam, eta = self.eigenvalues, self.learning_rate
-        decay = self._decay(t, steps)
-        small = lam.abs() <= 1e-12 * lam.abs().max().clamp_min(1e-300)
-        safe = torch.where(small, torch.ones_like(lam), lam)
-        return torch.where(small, torch.full_like(lam, eta * t), (1 - decay) / safe)
+        """Diagonal of ``Θ⁻¹ (I − decay)``; on the null space ``η t`` (finite t) or 0 (``t = ∞``, pseudo-inverse)."""
+        lam, null = self.eigenvalues, self._null()
+        safe = torch.where(null, torch.ones_like(lam), lam)
+        on_null = torch.zeros_like(lam) if math.isinf(t) else torch.full_like(lam, self.learning_rate * t)
+        return torch.where(null, on_null, (1 - self._decay(t, steps)) / safe)
 
     def train(self, f0: torch.Tensor, t: float = math.inf, *, steps: bool = False) -> torch.Tensor:
         """Training outputs ``[N, K]`` after time ``t`` (flow) or ``t`` steps (``steps=True``)."""
         residual = self._flat(f0.to(torch.float64) - self.y)
         v = self.eigenvectors
-        decay = torch.zeros_like(self.eigenvalues) if math.isinf(t) else self._decay(t, steps)
-        if math.isinf(t):
-            decay = torch.where(self.eigenvalues.abs() <= 1e-12 * self.eigenvalues.abs().max(),
-                                torch.ones_like(decay), decay)
-        out = v @ (decay[:, None] * (v.T @ residual))
-        return self.y + self._unflat(out, self.y.shape)
+        out = v @ (self._decay(t, steps)[:, None] * (v.T @ residual))
+        return self.y + out.reshape(self.y.shape)
 
     def test(self, f0_test: torch.Tensor, kernel_test_train: torch.Tensor, f0_train: torch.Tensor,
              t: float = math.inf, *, steps: bool = False) -> torch.Tensor:
-        """Test outputs ``[N*, K]`` given ``f_0`` on test and train points and ``Θ(x*, X)``."""
+        """Test outputs ``[N*, K]`` given ``f_0`` on test and train points and ``Θ(x*, X)``.
+
+        On the null space of ``Θ`` the factor does not matter: ``Θ(x*, X)`` vanishes there for
+        ``Θ = J Jᵀ``, so ``t = ∞`` uses the pseudo-inverse.
+        """
         residual = self._flat(f0_train.to(torch.float64) - self.y)
         v = self.eigenvectors
-        if math.isinf(t):
-            lam = self.eigenvalues
-            small = lam.abs() <= 1e-12 * lam.abs().max()
-            factor = torch.where(small, torch.zeros_like(lam), 1 / torch.where(small, torch.ones_like(lam), lam))
-        else:
-            factor = self._solve_factor(t, steps)
-        weights = v @ (factor[:, None] * (v.T @ residual))
-        k_star = kernel_matrix(kernel_test_train.to(torch.float64))
-        update = k_star @ weights
+        weights = v @ (self._solve_factor(t, steps)[:, None] * (v.T @ residual))
+        update = kernel_matrix(kernel_test_train.to(torch.float64)) @ weights
         return f0_test.to(torch.float64) - update.reshape(f0_test.shape)
 
 
