@@ -9,7 +9,8 @@ from pathlib import Path
 class DatasetNotFoundError(FileNotFoundError):
     """The files of a dataset are not on disk and could not be downloaded."""
 
-    def __init__(self, name: str, folder: Path, files: Sequence[str], urls: Sequence[str], reason: str = "") -> None:
+    def __init__(self, name: str, folder: Path, files: Sequence[str], urls: Sequence[str], reason: str = "",
+                 root: Path | None = None) -> None:
         lines = [f"Dataset {name!r} is not available under {folder}."]
         if reason:
             lines.append(f"Reason: {reason}")
@@ -17,7 +18,9 @@ class DatasetNotFoundError(FileNotFoundError):
         lines += [f"  {folder / f}" for f in files]
         lines.append("Fix: connect to the internet and call the loader with download=True, or download")
         lines += [f"  {u}" for u in urls]
-        lines.append(f"and place the files as listed above. The data root is $NTK_BOOK_DATA (now {folder.parent}).")
+        lines.append("and place the files as listed above.")
+        if root is not None:
+            lines.append(f"The data root is {root} (set it with the environment variable $NTK_BOOK_DATA).")
         super().__init__("\n".join(lines))
         self.name, self.folder, self.files = name, folder, list(files)
 

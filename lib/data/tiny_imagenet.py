@@ -70,12 +70,12 @@ def load_tiny_imagenet(split: str = "train", *, root: Path | str | None = None, 
         if not archive.exists():
             if not download_missing:
                 raise DatasetNotFoundError("tiny_imagenet", root, [ARCHIVE], [f"{URL} (md5 {MD5})"],
-                                           "archive missing and download_missing=False")
+                                           "archive missing and download_missing=False", root=root)
             try:
                 download(URL, archive, md5=md5)
             except OSError as error:
                 raise DatasetNotFoundError("tiny_imagenet", root, [ARCHIVE], [f"{URL} (md5 {MD5})"],
-                                           f"download failed: {error}") from error
+                                           f"download failed: {error}", root=root) from error
         verify(archive, md5=md5)
         try:
             with zipfile.ZipFile(archive) as handle:

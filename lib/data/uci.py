@@ -175,11 +175,13 @@ def _ensure_file(name: str, spec_file: UCIFile, folder: Path, dataset: str, down
     files = [f.name for f in SPECS[dataset].all_files]
     if not download_missing or spec_file.url.endswith(")"):  # .Z archives need a manual uncompress
         raise DatasetNotFoundError(dataset, folder, files, urls,
-                                   "files missing" + ("" if download_missing else " and download=False"))
+                                   "files missing" + ("" if download_missing else " and download=False"),
+                                   root=folder.parent.parent)
     try:
         return download(spec_file.url, path, sha256=spec_file.sha256)
     except OSError as error:
-        raise DatasetNotFoundError(dataset, folder, files, urls, f"download failed: {error}") from error
+        raise DatasetNotFoundError(dataset, folder, files, urls, f"download failed: {error}",
+                                   root=folder.parent.parent) from error
 
 
 def load_uci(name: str, split: str = "all", *, root: Path | str | None = None, download: bool = True) -> TensorData:

@@ -86,13 +86,13 @@ def load_vision(name: str, split: str = "train", *, root: Path | str | None = No
         except RuntimeError as error:  # torchvision: "Dataset not found or corrupted"
             if is_available(name, root):
                 raise DatasetCorruptError(folder, f"torchvision's integrity check failed ({error})") from error
-            raise DatasetNotFoundError(name, folder, spec.files, spec.urls, str(error)) from error
+            raise DatasetNotFoundError(name, folder, spec.files, spec.urls, str(error), root=root) from error
         except OSError as error:  # network unreachable, permission denied, ...
-            raise DatasetNotFoundError(name, folder, spec.files, spec.urls, f"download failed: {error}") from error
+            raise DatasetNotFoundError(name, folder, spec.files, spec.urls, f"download failed: {error}", root=root) from error
 
     if not is_available(name, root):
         if not download:
-            raise DatasetNotFoundError(name, folder, spec.files, spec.urls, "files missing and download=False")
+            raise DatasetNotFoundError(name, folder, spec.files, spec.urls, "files missing and download=False", root=root)
         open_dataset(download_now=True)
 
     def build() -> dict[str, torch.Tensor]:

@@ -17,11 +17,13 @@ from lib.ntk.infinite import relu_ntk
 from lib.ntk.jacobian import jacobian
 from lib.ntk.linearize import LinearizedModel, linearize
 from lib.ntk.natural_gradient import GaussNewtonStep, apply_step, gauss_newton_step, output_loss_derivatives
-from lib.ntk.predict import MSEDynamics, gradient_descent_mse, kernel_matrix
+from lib.ntk.compare import kernel_distance, relative_frobenius_error
+from lib.ntk.predict import MSEDynamics, NTKGaussianProcess, gradient_descent_mse, kernel_matrix, ntk_gp_posterior
 from lib.ntk.structured import StructuredNotSupported
 
 __all__ = [
     "MODES", "METHODS", "jacobian", "empirical_ntk", "ntk_vp", "relu_ntk", "linearize", "LinearizedModel",
     "gradient_descent_mse", "MSEDynamics", "kernel_matrix", "gauss_newton_step", "apply_step",
     "GaussNewtonStep", "output_loss_derivatives", "check_model", "StructuredNotSupported",
+    "ntk_gp_posterior", "NTKGaussianProcess", "kernel_distance", "relative_frobenius_error",
 ]

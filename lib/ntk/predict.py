@@ -115,3 +115,69 @@ def gradient_descent_mse(kernel_train_train: torch.Tensor, y_train: torch.Tensor
         raise ValueError(f"Kernel of shape {tuple(kernel_train_train.shape)} does not match y_train [{n}, {k}].")
     eigenvalues, eigenvectors = torch.linalg.eigh(0.5 * (matrix + matrix.T))
     return MSEDynamics(eigenvalues, eigenvectors, y_train.to(torch.float64), float(learning_rate), scalar)
+
+
+@dataclass(frozen=True)
+class NTKGaussianProcess:
+    """Distribution of the outputs of infinitely wide networks trained to convergence (t = ∞).
+
+    ``mean [M, K]`` and ``covariance [M, M]`` (the same for every output, which are independent).
+    """
+
+    mean: torch.Tensor
+    covariance: torch.Tensor
+
+    @property
+    def std(self) -> torch.Tensor:
+        """Marginal standard deviations ``[M]``."""
+        return self.covariance.diagonal().clamp(min=0).sqrt()
+
+
+def ntk_gp_posterior(ntk: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+                     nngp: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+                     y_train: torch.Tensor, *, t: float = math.inf, learning_rate: float = 1.0,
+                     steps: bool = False, ridge: float = 0.0) -> NTKGaussianProcess:
+    """The "NTK-GP": outputs at test points of an ensemble of infinitely wide networks trained
+    by gradient flow / descent on squared loss (Lee et al. 2019, eqs. 15–16).
+
+    With ``f₀ ~ GP(0, K)`` (the NNGP), a constant NTK ``Θ`` and the sum loss ``½ Σ ‖f − y‖²``,
+    ``f_t(x*) = f₀(x*) − A_t (f₀(X) − y)`` with ``A_t = Θ(x*, X) Θ⁻¹ (I − e^{−ηΘt})``
+    (``(I − ηΘ)^t`` for ``t`` steps of gradient descent; ``A_∞ = Θ(x*, X) Θ⁻¹``), hence
+
+        mean = A_t y,     cov = K(x*, x*) − A_t K(X, x*) − K(x*, X) A_tᵀ + A_t K(X, X) A_tᵀ.
+
+    At ``t = ∞`` this is a Gaussian process, but not the Bayesian posterior of the NNGP prior
+    (that one has ``A = K(x*, X) K⁻¹``); the two coincide when ``Θ = K``.
+
+    Args:
+        ntk, nngp: scalar kernels as ``(train-train [N, N], test-train [M, N], test-test [M, M])``.
+        y_train: targets ``[N, K]``.
+        t, learning_rate, steps: training time ``t`` of gradient flow with rate ``η``, or ``t``
+            steps of gradient descent with step ``η`` (``steps=True``); ``math.inf`` = converged.
+        ridge: added to the diagonal of ``Θ(X, X)`` (0 = exact; use a small value when
+            ``Θ(X, X)`` is ill-conditioned and say so).
+
+    Returns:
+        :class:`NTKGaussianProcess` in float64.
+    """
+    (t_xx, t_sx, t_ss), (k_xx, k_sx, k_ss) = ([m.to(torch.float64) for m in ntk], [m.to(torch.float64) for m in nngp])
+    n, m = t_xx.shape[0], t_sx.shape[0]
+    for name, a, shape in (("ntk train-train", t_xx, (n, n)), ("ntk test-train", t_sx, (m, n)),
+                           ("ntk test-test", t_ss, (m, m)), ("nngp train-train", k_xx, (n, n)),
+                           ("nngp test-train", k_sx, (m, n)), ("nngp test-test", k_ss, (m, m))):
+        if tuple(a.shape) != shape:
+            raise ValueError(f"{name} kernel has shape {tuple(a.shape)}, expected {shape}.")
+    if y_train.dim() != 2 or y_train.shape[0] != n:
+        raise ValueError(f"y_train must have shape [{n}, K], got {tuple(y_train.shape)}.")
+    if ridge < 0 or not t >= 0:
+        raise ValueError(f"Need ridge >= 0 and t >= 0, got ridge={ridge}, t={t}.")
+    regularized = 0.5 * (t_xx + t_xx.T) + ridge * torch.eye(n, dtype=torch.float64, device=t_xx.device)
+    dynamics = MSEDynamics(*torch.linalg.eigh(regularized), y_train.to(torch.float64), float(learning_rate), True)
+    if math.isinf(t) and bool(dynamics._null().any()):
+        raise ValueError("Θ(X, X) is singular (duplicate inputs?); pass ridge > 0 or a finite t.")
+    v = dynamics.eigenvectors
+    a = t_sx @ v @ (dynamics._solve_factor(t, steps)[:, None] * v.T)   # [M, N] = A_t
+    mean = a @ y_train.to(torch.float64)
+    cross = a @ k_sx.T                                                   # A_t K(X, x*)
+    covariance = k_ss - cross - cross.T + a @ k_xx @ a.T
+    return NTKGaussianProcess(mean, 0.5 * (covariance + covariance.T))

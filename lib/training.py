@@ -1,0 +1,180 @@
+"""Training loops: full-batch or mini-batch, SGD / Adam, stop at a target loss.
+
+Loss convention for *training* (what practitioners minimise): the **mean** over samples,
+
+    mse:            L(θ) = (1 / 2N) Σ_n ‖f(x_n; θ) − y_n‖²     (targets ``y [N, K]``)
+    cross_entropy:  L(θ) = (1 / N) Σ_n −log softmax(f(x_n; θ))_{c_n}   (labels ``c [N]``)
+
+The closed forms in :mod:`lib.ntk.predict` use the **sum** ``½ Σ_n ‖f − y‖²``; a gradient-descent
+step ``η`` on the mean loss equals a step ``η / N`` on the sum. Gradient descent on the mean
+MSE is stable iff ``η < 2N / λ_max(Θ)`` with ``Θ`` the ``[NK, NK]`` kernel matrix.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+LOSSES = ("mse", "cross_entropy")
+OPTIMIZERS = ("sgd", "adam")
+
+
+def training_loss(outputs: torch.Tensor, targets: torch.Tensor, loss: str) -> torch.Tensor:
+    """Mean-over-samples loss (module docstring). ``outputs [N, K]``; ``targets [N, K]`` or labels ``[N]``."""
+    if loss == "mse":
+        if targets.shape != outputs.shape:
+            raise ValueError(f"mse needs targets of the outputs' shape {tuple(outputs.shape)}, got "
+                             f"{tuple(targets.shape)}; one-hot encode labels first.")
+        return 0.5 * (outputs - targets).pow(2).sum(dim=1).mean()
+    if loss == "cross_entropy":
+        if targets.dim() != 1 or targets.dtype != torch.long:
+            raise ValueError(f"cross_entropy needs integer labels [N], got {targets.dtype} {tuple(targets.shape)}.")
+        return F.cross_entropy(outputs, targets)
+    raise ValueError(f"Unknown loss {loss!r}; valid: {', '.join(LOSSES)}.")
+
+
+def accuracy(outputs: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of rows of ``outputs [N, K]`` whose arg-max equals ``labels [N]`` (K = 1: sign vs label ∈ {0, 1})."""
+    if outputs.shape[1] == 1:
+        predicted = (outputs[:, 0] > 0).long()
+    else:
+        predicted = outputs.argmax(dim=1)
+    return (predicted == labels).double().mean().item()
+
+
+def make_optimizer(name: str, parameters, learning_rate: float, *, momentum: float = 0.0) -> torch.optim.Optimizer:
+    """``"sgd"`` (optionally with momentum) or ``"adam"`` (PyTorch defaults β = (0.9, 0.999), ε = 1e-8)."""
+    if not (learning_rate > 0 and math.isfinite(learning_rate)):
+        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
+    if name == "sgd":
+        return torch.optim.SGD(parameters, lr=learning_rate, momentum=momentum)
+    if name == "adam":
+        if momentum:
+            raise ValueError("momentum is an SGD option; Adam has its own betas.")
+        return torch.optim.Adam(parameters, lr=learning_rate)
+    raise ValueError(f"Unknown optimizer {name!r}; valid: {', '.join(OPTIMIZERS)}.")
+
+
+@dataclass
+class TrainingLog:
+    """What :func:`train` did.
+
+    Attributes:
+        losses: full-training-set loss before step 0 and after every ``log_every`` steps.
+        logged_steps: the step index of each entry of ``losses``.
+        steps: optimizer steps taken.
+        reached_target: whether the loss fell to ``target_loss`` (``False`` if none was set).
+        diverged: whether the loss became non-finite or exceeded ``divergence_factor`` times its
+            initial value (training stops there).
+        seconds: wall-clock time of the loop.
+    """
+
+    losses: list[float] = field(default_factory=list)
+    logged_steps: list[int] = field(default_factory=list)
+    steps: int = 0
+    reached_target: bool = False
+    diverged: bool = False
+    seconds: float = 0.0
+
+    @property
+    def final_loss(self) -> float:
+        return self.losses[-1]
+
+
+@torch.no_grad()
+def full_loss(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, loss: str, batch_size: int = 4096) -> float:
+    """The training loss on all of ``(x, targets)``, in eval mode (BatchNorm uses running statistics),
+    in batches without gradients; the model's train/eval mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    try:
+        for start in range(0, x.shape[0], batch_size):
+            out = model(x[start:start + batch_size])
+            total += training_loss(out, targets[start:start + batch_size], loss).item() * out.shape[0]
+    finally:
+        model.train(was_training)
+    return total / x.shape[0]
+
+
+def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, loss: str = "mse", optimizer: str = "sgd",
+          learning_rate: float, max_steps: int, target_loss: float | None = None, batch_size: int | None = None,
+          momentum: float = 0.0, generator: torch.Generator | None = None, log_every: int = 1,
+          progress: bool = False, description: str = "training", divergence_factor: float = 1e4) -> TrainingLog:
+    """Train ``model`` in place on ``(x, targets)``.
+
+    Args:
+        x: inputs ``[N, ...]``; targets: ``[N, K]`` (mse) or labels ``[N]`` (cross_entropy).
+        loss, optimizer: see :data:`LOSSES`, :data:`OPTIMIZERS`.
+        max_steps: at most this many optimizer steps.
+        target_loss: stop as soon as the full training loss is ``<= target_loss`` (checked at
+            every logged step).
+        batch_size: ``None`` = full batch (gradient descent); otherwise mini-batches drawn by
+            reshuffling every epoch with ``generator`` (required then, for reproducibility).
+        log_every: evaluate and record the full training loss every this many steps.
+        progress: show a tqdm progress bar.
+        divergence_factor: a loss above this multiple of the initial loss counts as divergence.
+
+    Returns:
+        A :class:`TrainingLog`. A non-finite loss stops training with ``diverged=True``.
+    """
+    if max_steps < 0 or log_every < 1:
+        raise ValueError(f"Need max_steps >= 0 and log_every >= 1, got {max_steps}, {log_every}.")
+    n = x.shape[0]
+    if targets.shape[0] != n:
+        raise ValueError(f"{n} inputs but {targets.shape[0]} targets.")
+    if batch_size is not None and generator is None:
+        raise ValueError("Mini-batch training needs an explicit generator= for the shuffling.")
+    opt = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], learning_rate,
+                         momentum=momentum)
+    log = TrainingLog()
+    start = time.perf_counter()
+
+    def record(step: int) -> bool:
+        value = full_loss(model, x, targets, loss)
+        log.losses.append(value)
+        log.logged_steps.append(step)
+        if not math.isfinite(value) or value > divergence_factor * max(log.losses[0], 1e-12):
+            log.diverged = True
+            return True
+        if target_loss is not None and value <= target_loss:
+            log.reached_target = True
+            return True
+        return False
+
+    order = None
+    cursor = n
+    stop = record(0)
+    bar = None
+    if progress and not stop:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=max_steps, desc=description, leave=False)
+    step = 0
+    while not stop and step < max_steps:
+        if batch_size is None:
+            xb, tb = x, targets
+        else:
+            if cursor + batch_size > n:
+                order = torch.randperm(n, generator=generator).to(x.device)
+                cursor = 0
+            idx = order[cursor:cursor + batch_size]
+            cursor += batch_size
+            xb, tb = x[idx], targets[idx]
+        opt.zero_grad(set_to_none=True)
+        training_loss(model(xb), tb, loss).backward()
+        opt.step()
+        step += 1
+        if bar is not None:
+            bar.update(1)
+        if step % log_every == 0 or step == max_steps:
+            stop = record(step)
+    if bar is not None:
+        bar.close()
+    log.steps = step
+    log.seconds = time.perf_counter() - start
+    return log
