@@ -1,8 +1,10 @@
 """``lib`` — the code behind "NTK: theory vs practice", an executable book.
 
 Notebooks tell the story; this package does the work. Subpackages:
-``lib.ntk`` (Jacobians, kernels, linearization, natural gradient), ``lib.models``,
-``lib.data`` (datasets), and the modules ``lib.device``, ``lib.profiles``,
+``lib.ntk`` (Jacobians, kernels, linearization, NTK-GP, natural gradient), ``lib.models``,
+``lib.data`` (datasets and small tasks), ``lib.experiments`` (each chapter's experiments and
+sizes per profile), and the modules ``lib.training`` (training loops), ``lib.kernel_regime``
+(how far parameters, Jacobian and kernel move), ``lib.device``, ``lib.profiles``,
 ``lib.cache`` (results cache) and ``lib.plotting`` (the house style).
 """
 

@@ -78,21 +78,21 @@ SIZES = {
         convergence_widths=(32, 128, 512), convergence_depths=(1, 2), convergence_points=16, convergence_seeds=2,
         lazy_widths=(32, 128, 512), lazy_depth=2, lazy_train=64, lazy_test=200, lazy_probe=8, lazy_seeds=1,
         lazy_target_loss=0.01, lazy_max_steps=400,
-        picture_widths=(64, 1024), picture_nets=3, picture_train=12, picture_steps=400,
+        picture_widths=(16, 256), picture_nets=2, picture_train=12, picture_steps=300,
         cnn_widen_factor=1, cnn_train=256, cnn_epochs=2, cnn_probe=4),
     "book": KernelRegimeSizes(
         convergence_widths=(32, 64, 128, 256, 512, 1024, 2048), convergence_depths=(1, 2, 3), convergence_points=32,
         convergence_seeds=3,
-        lazy_widths=(64, 128, 256, 512, 1024, 2048), lazy_depth=2, lazy_train=256, lazy_test=1000, lazy_probe=16,
+        lazy_widths=(64, 128, 256, 512, 1024), lazy_depth=2, lazy_train=128, lazy_test=500, lazy_probe=8,
         lazy_seeds=2, lazy_target_loss=0.01, lazy_max_steps=2000,
-        picture_widths=(64, 512, 4096), picture_nets=5, picture_train=16, picture_steps=2000,
-        cnn_widen_factor=4, cnn_train=1024, cnn_epochs=5, cnn_probe=8),
+        picture_widths=(16, 128, 1024, 8192), picture_nets=4, picture_train=16, picture_steps=1000,
+        cnn_widen_factor=4, cnn_train=512, cnn_epochs=4, cnn_probe=8),
     "paper": KernelRegimeSizes(
         convergence_widths=tuple(2**k for k in range(5, 15)), convergence_depths=(1, 2, 3, 5),
         convergence_points=64, convergence_seeds=10,
         lazy_widths=tuple(2**k for k in range(5, 14)), lazy_depth=3, lazy_train=1024, lazy_test=10000,
         lazy_probe=32, lazy_seeds=5, lazy_target_loss=0.01, lazy_max_steps=20000,
-        picture_widths=(64, 512, 4096, 16384), picture_nets=20, picture_train=16, picture_steps=5000,
+        picture_widths=(16, 128, 1024, 8192, 65536), picture_nets=20, picture_train=16, picture_steps=5000,
         cnn_widen_factor=10, cnn_train=10000, cnn_epochs=20, cnn_probe=16),
 }
 
