@@ -15,10 +15,8 @@ The Jacobian difference is accumulated over chunks of probe inputs, so a Jacobia
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -90,28 +88,6 @@ def measure_change(model: nn.Module, initial: nn.Module, probe: torch.Tensor, *,
         kernel=relative_frobenius_error(k_t, k_0),
         kernel_distance=kernel_distance(k_t, k_0),
     )
-
-
-@dataclass(frozen=True)
-class PowerLawFit:
-    """``y ≈ exp(intercept) · x^slope``, fitted by least squares on ``log y`` vs ``log x``."""
-
-    slope: float
-    intercept: float
-
-    def __call__(self, x: np.ndarray | Sequence[float]) -> np.ndarray:
-        return np.exp(self.intercept) * np.asarray(x, dtype=float) ** self.slope
-
-
-def fit_power_law(x: Sequence[float], y: Sequence[float]) -> PowerLawFit:
-    """Least-squares line through ``(log x, log y)``; all values must be positive and finite."""
-    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
-    if x.shape != y.shape or x.ndim != 1 or len(x) < 2:
-        raise ValueError(f"Need two 1-D arrays of the same length >= 2, got shapes {x.shape} and {y.shape}.")
-    if not (np.all(x > 0) and np.all(y > 0) and np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
-        raise ValueError("A power law is fitted on a log-log scale: x and y must be positive and finite.")
-    slope, intercept = np.polyfit(np.log(x), np.log(y), 1)
-    return PowerLawFit(float(slope), float(intercept))
 
 
 @torch.no_grad()

@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from lib.kernel_regime import (calibrate_batchnorm, fit_power_law, jacobian_change, measure_change,
-                               parameter_change)
+from lib.kernel_regime import calibrate_batchnorm, jacobian_change, measure_change, parameter_change
+from lib.scaling import fit_power_law
 from lib.models import MLP, CenteredModel
 from lib.ntk import empirical_ntk, gradient_descent_mse, kernel_distance, relative_frobenius_error
 from lib.training import accuracy, train, training_loss

@@ -1,0 +1,65 @@
+"""Power-law fits with bootstrap intervals; kernel ridge regression; tiled infinite-width kernels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lib.kernel_regression import absolute_ridge, kernel_regression, relu_ntk_matrix
+from lib.ntk import relu_ntk
+from lib.scaling import bootstrap_power_law, fit_power_law
+
+
+def test_bootstrap_interval_covers_the_true_exponent_and_shrinks_with_more_data():
+    rng = np.random.default_rng(0)
+    sizes = np.array([128, 256, 512, 1024, 2048])
+    true_error = 0.8 * sizes**-0.4   # exponent 0.4
+
+    def draw(t: int) -> np.ndarray:
+        return (rng.random((len(sizes), 2, t)) < true_error[:, None, None]).astype(float)
+
+    small = bootstrap_power_law(sizes, draw(2000), resamples=300, seed=1)
+    large = bootstrap_power_law(sizes, draw(20000), resamples=300, seed=1)
+    for result in (small, large):
+        low, high = result.exponent_interval
+        assert low < 0.4 < high and low < result.exponent < high
+    assert (large.slope_high - large.slope_low) < (small.slope_high - small.slope_low)
+    assert small.fit.slope == pytest.approx(fit_power_law(sizes, draw(2000).mean(axis=(1, 2))).slope, abs=0.1)
+
+
+def test_bootstrap_rejects_wrong_shapes():
+    with pytest.raises(ValueError, match="shape"):
+        bootstrap_power_law([1, 2, 3], np.ones((2, 1, 5)))
+
+
+def test_kernel_regression_matches_a_direct_solve_and_interpolates():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(30, 4, generator=g, dtype=torch.float64)
+    xs = torch.randn(7, 4, generator=g, dtype=torch.float64)
+    y = torch.randn(30, 3, generator=g, dtype=torch.float64)
+    k, ks = relu_ntk(x, depth=2)[1], relu_ntk(xs, x, depth=2)[1]
+    lam = absolute_ridge(k, 0.1)
+    assert lam == pytest.approx(0.1 * k.diagonal().mean().item())
+    expected = ks @ torch.linalg.solve(k + lam * torch.eye(30, dtype=torch.float64), y)
+    torch.testing.assert_close(kernel_regression(k, y, ks, ridge=0.1), expected, rtol=1e-10, atol=1e-12)
+    torch.testing.assert_close(kernel_regression(k, y, k, ridge=0.0), y, rtol=1e-6, atol=1e-6)  # interpolation
+
+
+def test_kernel_regression_explains_a_singular_kernel():
+    x = torch.ones(3, 2, dtype=torch.float64)
+    k = x @ x.T
+    with pytest.raises(ValueError, match="increase ridge"):
+        kernel_regression(k, torch.ones(3, 1, dtype=torch.float64), k, ridge=0.0)
+
+
+@pytest.mark.parametrize("symmetric", [True, False])
+def test_tiled_infinite_kernel_equals_one_block(symmetric):
+    g = torch.Generator().manual_seed(1)
+    x1 = torch.randn(23, 5, generator=g, dtype=torch.float64)
+    x2 = None if symmetric else torch.randn(17, 5, generator=g, dtype=torch.float64)
+    whole = relu_ntk(x1, x2, depth=3, sigma_b=0.1)[1]
+    tiled = relu_ntk_matrix(x1, x2, depth=3, sigma_b=0.1, tile=6)
+    torch.testing.assert_close(tiled, whole, rtol=1e-12, atol=1e-12)
+    if symmetric:
+        assert torch.equal(tiled, tiled.T)
