@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -105,7 +106,8 @@ def full_loss(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, loss: st
 def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, loss: str = "mse", optimizer: str = "sgd",
           learning_rate: float, max_steps: int, target_loss: float | None = None, batch_size: int | None = None,
           momentum: float = 0.0, generator: torch.Generator | None = None, log_every: int = 1,
-          progress: bool = False, description: str = "training", divergence_factor: float = 1e4) -> TrainingLog:
+          progress: bool = False, description: str = "training", divergence_factor: float = 1e4,
+          callback: Callable[[int], None] | None = None) -> TrainingLog:
     """Train ``model`` in place on ``(x, targets)``.
 
     Args:
@@ -119,6 +121,8 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, loss: str
         log_every: evaluate and record the full training loss every this many steps.
         progress: show a tqdm progress bar.
         divergence_factor: a loss above this multiple of the initial loss counts as divergence.
+        callback: called as ``callback(step)`` before the first step (``step = 0``) and after every
+            optimizer step (e.g. to take checkpoints).
 
     Returns:
         A :class:`TrainingLog`. A non-finite loss stops training with ``diverged=True``.
@@ -155,6 +159,8 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, loss: str
         from tqdm.auto import tqdm
         bar = tqdm(total=max_steps, desc=description, leave=False)
     step = 0
+    if callback is not None:
+        callback(0)
     while not stop and step < max_steps:
         if batch_size is None:
             xb, tb = x, targets
@@ -169,6 +175,8 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, loss: str
         training_loss(model(xb), tb, loss).backward()
         opt.step()
         step += 1
+        if callback is not None:
+            callback(step)
         if bar is not None:
             bar.update(1)
         if step % log_every == 0 or step == max_steps:

@@ -1,0 +1,45 @@
+"""Chapter 5's experiments at toy sizes: consistent records and the invariants they must satisfy."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from lib.experiments import scaling_laws as ch5
+from lib.models import MLP
+from lib.training import train
+
+BASE = dict(task="mnist10", test=40, width=32, depth=1, epochs=2, min_steps=20, ridge=1e-4, seed=0, data_seed=0)
+
+
+def test_data_scaling_and_after_kernel_records():
+    r = ch5.data_scaling(dict(BASE, sizes=[64, 32], kernels=True))
+    assert r["sizes"] == [32, 64] and len(r["steps"]) == 2
+    for key in ("network", "empirical_ntk", "infinite_ntk"):
+        assert len(r[key]) == 2 and all(len(row) == 40 and set(row) <= {0, 1} for row in r[key])
+    # 64 MNIST samples are enough for the infinite-width NTK to beat chance (90 % error) clearly
+    assert sum(r["infinite_ntk"][1]) < 40 * 0.9                     # better than chance on 10 classes
+    a = ch5.after_kernel(dict(BASE, sizes=[32, 64], kernels=True, n0=32))
+    assert a["n0"] == 32 and len(a["errors"]) == 2
+
+
+def test_kernel_evolution_invariants():
+    r = ch5.kernel_evolution(dict(BASE, train=48, checkpoints=4))
+    steps = r["steps"]
+    assert steps[0] == 0 and steps == sorted(set(steps)) and steps[-1] == 20
+    assert r["distance_to_final"][-1] == pytest.approx(0.0, abs=1e-12)
+    assert r["distance_from_init"][0] == pytest.approx(0.0, abs=1e-12)
+    assert r["distance_from_init"][-1] > 0 and len(r["velocity"]) == len(steps) - 1
+    assert all(v >= 0 for v in r["velocity"]) and len(r["kernel_test_error"]) == len(steps)
+
+
+def test_unknown_task_is_a_clear_error():
+    with pytest.raises(ValueError, match="valid: mnist10, fashion_shirts"):
+        ch5.load_task("cifar5m", 10, 10, 0, torch.device("cpu"))
+
+
+def test_training_callback_sees_every_step(generator):
+    seen = []
+    x, y = torch.randn(16, 3, generator=generator), torch.randn(16, 1, generator=generator)
+    train(MLP(3, 8, 1, 1, generator=generator), x, y, learning_rate=0.01, max_steps=5, callback=seen.append)
+    assert seen == [0, 1, 2, 3, 4, 5]
