@@ -19,8 +19,10 @@ def test_data_scaling_and_after_kernel_records():
         assert len(r[key]) == 2 and all(len(row) == 40 and set(row) <= {0, 1} for row in r[key])
     # 64 MNIST samples are enough for the infinite-width NTK to beat chance (90 % error) clearly
     assert sum(r["infinite_ntk"][1]) < 40 * 0.9                     # better than chance on 10 classes
-    a = ch5.after_kernel(dict(BASE, sizes=[32, 64], kernels=True, n0=32))
-    assert a["n0"] == 32 and len(a["errors"]) == 2
+    a = ch5.after_kernel(dict(BASE, sizes=[32, 64, 16], kernels=True, n0=32))
+    assert a["n0"] == 32 and a["sizes"] == [32, 64] and len(a["errors"]) == 2   # only n >= n0
+    with pytest.raises(ValueError, match="n0"):
+        ch5.after_kernel(dict(BASE, sizes=[16], kernels=True, n0=32))
 
 
 def test_kernel_evolution_invariants():

@@ -177,9 +177,12 @@ def data_scaling(config: dict) -> dict:
 
 def after_kernel(config: dict) -> dict:
     """The "after kernel": the empirical NTK of the network trained on the first ``n0`` samples,
-    used for kernel regression at every size. Config as :func:`data_scaling` plus ``n0``."""
+    used for kernel regression on the nested sets of every size ``n >= n0`` (Vyas et al. 2022).
+    Config as :func:`data_scaling` plus ``n0``."""
     device = torch.device(config.get("device", "cpu"))
-    sizes = sorted(config["sizes"])
+    sizes = sorted(n for n in config["sizes"] if n >= config["n0"])
+    if not sizes:
+        raise ValueError(f"No training-set size is >= n0 = {config['n0']}; sizes were {config['sizes']}.")
     task = load_task(config["task"], sizes[-1], config["test"], config["data_seed"], device)
     model = _network(task, config)
     train_network(model, task, config["n0"], config)
