@@ -45,3 +45,13 @@ def test_training_callback_sees_every_step(generator):
     x, y = torch.randn(16, 3, generator=generator), torch.randn(16, 1, generator=generator)
     train(MLP(3, 8, 1, 1, generator=generator), x, y, learning_rate=0.01, max_steps=5, callback=seen.append)
     assert seen == [0, 1, 2, 3, 4, 5]
+
+
+def test_optional_cifar_task_is_skipped_with_a_reason_when_absent_or_unaffordable():
+    sizes = ch5.sizes_for("book")
+    tasks, messages = ch5.tasks_to_run(sizes, profile="book", device=torch.device("cpu"))
+    assert tasks == list(sizes.tasks) and len(messages) == 1 and "CIFAR-10, cat vs dog: skipped" in messages[0]
+    from lib.data import is_available
+
+    if not is_available("cifar10"):
+        assert "not under the data root" in messages[0]

@@ -40,7 +40,29 @@ from lib.training import train
 TASKS = {
     "mnist10": ("mnist", None, "MNIST, 10 classes"),
     "fashion_shirts": ("fashion_mnist", [0, 6], "Fashion-MNIST, T-shirt/top vs shirt"),
+    "cifar10_binary": ("cifar10", [3, 5], "CIFAR-10, cat vs dog"),
 }
+
+#: Tasks that run only when their data is on disk and there is time for them (paper profile or a GPU).
+OPTIONAL_TASKS = ("cifar10_binary",)
+
+
+def tasks_to_run(sizes: ScalingSizes, *, profile: str, device: torch.device) -> tuple[list[str], list[str]]:
+    """``(tasks, messages)``: the profile's tasks plus each optional task whose dataset is present and
+    for which the run is affordable (paper profile or CUDA); a message says why one is skipped."""
+    from lib.data import is_available
+
+    tasks, messages = list(sizes.tasks), []
+    for name in OPTIONAL_TASKS:
+        dataset = TASKS[name][0]
+        if not is_available(dataset):
+            messages.append(f"{TASKS[name][2]}: skipped — {dataset} is not under the data root "
+                            f"($NTK_BOOK_DATA; see data/README.md).")
+        elif profile != "paper" and device.type != "cuda":
+            messages.append(f"{TASKS[name][2]}: skipped — runs in the paper profile or on a GPU.")
+        else:
+            tasks.append(name)
+    return tasks, messages
 
 
 @dataclass(frozen=True)
