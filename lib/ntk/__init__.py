@@ -19,6 +19,7 @@ from lib.ntk.linearize import LinearizedModel, linearize
 from lib.ntk.natural_gradient import GaussNewtonStep, apply_step, gauss_newton_step, output_loss_derivatives
 from lib.ntk.compare import kernel_distance, relative_frobenius_error
 from lib.ntk.predict import MSEDynamics, NTKGaussianProcess, gradient_descent_mse, kernel_matrix, ntk_gp_posterior
+from lib.ntk.spectral import SpectralNormEstimate, gram_eigenvalues, jacobian_difference_norm
 from lib.ntk.structured import StructuredNotSupported
 
 __all__ = [
@@ -26,4 +27,5 @@ __all__ = [
     "gradient_descent_mse", "MSEDynamics", "kernel_matrix", "gauss_newton_step", "apply_step",
     "GaussNewtonStep", "output_loss_derivatives", "check_model", "StructuredNotSupported",
     "ntk_gp_posterior", "NTKGaussianProcess", "kernel_distance", "relative_frobenius_error",
+    "gram_eigenvalues", "jacobian_difference_norm", "SpectralNormEstimate",
 ]
