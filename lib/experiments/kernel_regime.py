@@ -24,6 +24,7 @@ import torch
 from lib.data.synthetic import regression_1d
 from lib.data import load_dataset
 from lib.data.tasks import image_regression_task
+from lib.experiments import config_device
 from lib.kernel_regime import calibrate_batchnorm, measure_change
 from lib.models import MLP, CenteredModel, WideResNet
 from lib.ntk import (empirical_ntk, gradient_descent_mse, kernel_matrix, ntk_gp_posterior, relative_frobenius_error,
@@ -102,10 +103,6 @@ def sizes_for(profile: str) -> KernelRegimeSizes:
     return pick_profile(SIZES, profile)
 
 
-def _device(config: dict) -> torch.device:
-    return torch.device(config.get("device", "cpu"))
-
-
 def empirical_vs_infinite(config: dict) -> dict:
     """Relative Frobenius distance ``‖Θ̂ − Θ∞‖_F / ‖Θ∞‖_F`` at initialisation (float64).
 
@@ -113,7 +110,7 @@ def empirical_vs_infinite(config: dict) -> dict:
     ``width``, ``depth``, ``seed`` (network), ``data_seed``; scalar output, NTK
     parametrization, ``σ_w² = 2, σ_b = 0`` — the setting of :func:`lib.ntk.relu_ntk`.
     """
-    device = _device(config)
+    device = config_device(config)
     task = image_regression_task(config["dataset"], config["points"], 1, seed=config["data_seed"])
     x = task.x_train.to(device=device, dtype=torch.float64)
     model = MLP(x.shape[1], config["width"], config["depth"], 1, parametrization="ntk",
@@ -142,7 +139,7 @@ def lazy_training(config: dict) -> dict:
     setting = config["setting"]
     if setting not in SETTINGS:
         raise ValueError(f"Unknown setting {setting!r}; valid: {', '.join(SETTINGS)}.")
-    device = _device(config)
+    device = config_device(config)
     task = image_regression_task(config["dataset"], config["train"], config["test"],
                                  seed=config["data_seed"]).to(device)
     x, y, x_test = task.x_train, task.y_train, task.x_test
@@ -273,7 +270,7 @@ def practical_cnn(config: dict) -> dict:
     the kernels are measured, both networks' BatchNorm statistics are set from the training
     subset (:func:`lib.kernel_regime.calibrate_batchnorm`) and the models are in eval mode.
     """
-    device = _device(config)
+    device = config_device(config)
     train_set = load_dataset(config["dataset"], "train")
     test_set = load_dataset(config["dataset"], "test")
     g = torch.Generator().manual_seed(config["data_seed"])

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from lib.data.tasks import RegressionTask, image_regression_task
+from lib.experiments import config_device
 from lib.kernel_regression import kernel_regression, relu_ntk_matrix
 from lib.models import MLP
 from lib.ntk import empirical_ntk
@@ -174,7 +175,7 @@ def data_scaling(config: dict) -> dict:
     Returns ``{"network": [S][T], "empirical_ntk": ..., "infinite_ntk": ...}`` of 0/1 test
     errors (kernels only if requested), and the training steps per size.
     """
-    device = torch.device(config.get("device", "cpu"))
+    device = config_device(config)
     sizes = sorted(config["sizes"])
     n_max = sizes[-1]
     task = load_task(config["task"], n_max, config["test"], config["data_seed"], device)
@@ -201,7 +202,7 @@ def after_kernel(config: dict) -> dict:
     """The "after kernel": the empirical NTK of the network trained on the first ``n0`` samples,
     used for kernel regression on the nested sets of every size ``n >= n0`` (Vyas et al. 2022).
     Config as :func:`data_scaling` plus ``n0``."""
-    device = torch.device(config.get("device", "cpu"))
+    device = config_device(config)
     sizes = sorted(n for n in config["sizes"] if n >= config["n0"])
     if not sizes:
         raise ValueError(f"No training-set size is >= n0 = {config['n0']}; sizes were {config['sizes']}.")
@@ -225,7 +226,7 @@ def kernel_evolution(config: dict) -> dict:
     kernel velocity between consecutive checkpoints, ``d(Θ̂_{t_i}, Θ̂_{t_{i+1}}) / (t_{i+1} − t_i)``.
     Kernels are over the training and test inputs.
     """
-    device = torch.device(config.get("device", "cpu"))
+    device = config_device(config)
     n = config["train"]
     task = load_task(config["task"], n, config["test"], config["data_seed"], device)
     model = _network(task, config)
