@@ -18,84 +18,13 @@ sampled every ms) on CPU, and ``torch.cuda.max_memory_allocated`` growth on CUDA
 from __future__ import annotations
 
 import argparse
-import ctypes
-import gc
-import threading
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch.func import functional_call, jacrev, jvp, vjp, vmap
 
+from lib.measure import Measurement, measure
 from lib.models import MLP, SmallCNN
 from lib.ntk import empirical_ntk
-
-class _MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in
-                ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks",
-                 "keepcost")]
-
-
-_LIBC = ctypes.CDLL("libc.so.6")
-_LIBC.mallinfo2.restype = _MallInfo2
-
-
-def _heap_in_use() -> int:
-    """Bytes currently allocated through malloc (glibc ``mallinfo2``: arena + mmap'd blocks in use).
-
-    Unlike the resident-set size this drops when tensors are freed, so a later call's peak
-    is not hidden by memory an earlier call left to the allocator.
-    """
-    info = _LIBC.mallinfo2()
-    return info.uordblks + info.hblkhd
-
-
-@dataclass
-class Measurement:
-    seconds: float
-    peak_bytes: float
-    result: torch.Tensor | None = None
-    note: str = ""
-
-
-def measure(fn: Callable[[], torch.Tensor], device: torch.device, repeats: int = 3) -> Measurement:
-    """Best-of-``repeats`` wall time (after one warm-up) and the peak memory of one call."""
-    gc.collect()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.empty_cache()
-        torch.cuda.reset_peak_memory_stats()
-        base = torch.cuda.memory_allocated()
-        result = fn()
-        torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated() - base
-    else:
-        base, peak_holder, stop = _heap_in_use(), [0], threading.Event()
-
-        def sample() -> None:
-            while not stop.is_set():
-                peak_holder[0] = max(peak_holder[0], _heap_in_use())
-                time.sleep(0.001)
-
-        sampler = threading.Thread(target=sample, daemon=True)
-        sampler.start()
-        result = fn()
-        stop.set()
-        sampler.join()
-        peak = max(peak_holder[0], _heap_in_use()) - base
-    times = []
-    for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        out = fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-        del out
-    return Measurement(min(times), max(peak, 0), result)
-
 
 # ---------------------------------------------------------------- baselines
 def _single(model: torch.nn.Module):

@@ -1,4 +1,5 @@
-"""Training loops: full-batch or mini-batch, SGD / Adam, stop at a target loss.
+"""Training loops: full-batch or mini-batch SGD / Adam (:func:`train`) and natural gradient
+descent in its function-space form (:func:`train_natural_gradient`); both stop at a target loss.
 
 Loss convention for *training* (what practitioners minimise): the **mean** over samples,
 
@@ -73,10 +74,16 @@ class TrainingLog:
         diverged: whether the loss became non-finite or exceeded ``divergence_factor`` times its
             initial value (training stops there).
         seconds: wall-clock time of the loop.
+        times: for each entry of ``losses``, the optimizer's wall-clock seconds up to that step
+            (loss evaluations for the log and callbacks excluded, so curves vs time show the
+            method's own cost).
+        step_sizes: the step size used at every step (natural gradient with backtracking only).
     """
 
     losses: list[float] = field(default_factory=list)
     logged_steps: list[int] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    step_sizes: list[float] = field(default_factory=list)
     steps: int = 0
     reached_target: bool = False
     diverged: bool = False
@@ -138,11 +145,16 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, loss: str
                          momentum=momentum)
     log = TrainingLog()
     start = time.perf_counter()
+    logging_seconds = 0.0
 
     def record(step: int) -> bool:
+        nonlocal logging_seconds
+        t0 = time.perf_counter()
         value = full_loss(model, x, targets, loss)
         log.losses.append(value)
         log.logged_steps.append(step)
+        log.times.append(t0 - start - logging_seconds)
+        logging_seconds += time.perf_counter() - t0
         if not math.isfinite(value) or value > divergence_factor * max(log.losses[0], 1e-12):
             log.diverged = True
             return True
@@ -159,8 +171,15 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, loss: str
         from tqdm.auto import tqdm
         bar = tqdm(total=max_steps, desc=description, leave=False)
     step = 0
-    if callback is not None:
-        callback(0)
+
+    def call_back(step: int) -> None:
+        nonlocal logging_seconds
+        if callback is not None:
+            t0 = time.perf_counter()
+            callback(step)
+            logging_seconds += time.perf_counter() - t0
+
+    call_back(0)
     while not stop and step < max_steps:
         if batch_size is None:
             xb, tb = x, targets
@@ -175,12 +194,138 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, loss: str
         training_loss(model(xb), tb, loss).backward()
         opt.step()
         step += 1
-        if callback is not None:
-            callback(step)
+        call_back(step)
         if bar is not None:
             bar.update(1)
         if step % log_every == 0 or step == max_steps:
             stop = record(step)
+    if bar is not None:
+        bar.close()
+    log.steps = step
+    log.seconds = time.perf_counter() - start
+    return log
+
+
+def natural_gradient_step(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, learning_rate: float = 1.0,
+                          damping: float = 1e-6, max_halvings: int = 10, loss_before: float | None = None,
+                          kernel_method: str = "auto", fixed_kernel: torch.Tensor | None = None) -> tuple[float, float]:
+    """One natural-gradient step on the mean squared error, in place (see :func:`train_natural_gradient`).
+
+    Args:
+        x: ``[N, ...]``; targets: ``[N, K]``.
+        loss_before: the current mean loss, if known (saves a forward pass).
+
+    Returns:
+        ``(η used, mean loss after the step)``.
+    """
+    from lib.ntk import apply_step, empirical_ntk, gauss_newton_step, kernel_matrix
+
+    if learning_rate <= 0 or damping < 0 or max_halvings < 0:
+        raise ValueError(f"Need learning_rate > 0, damping >= 0, max_halvings >= 0; got {learning_rate}, {damping}, "
+                         f"{max_halvings}.")
+    if targets.dim() != 2 or targets.shape[0] != x.shape[0]:
+        raise ValueError(f"Natural gradient here is for squared loss: targets must be [N, K] with N = {x.shape[0]}, "
+                         f"got {tuple(targets.shape)}.")
+
+    def current_loss() -> float:
+        with torch.no_grad():
+            return training_loss(model(x), targets, "mse").item()
+
+    if loss_before is None and max_halvings > 0:
+        loss_before = current_loss()
+    kernel = fixed_kernel if fixed_kernel is not None else empirical_ntk(model, x, method=kernel_method)
+    absolute = damping * kernel_matrix(kernel).diagonal().mean().item()
+    unit = gauss_newton_step(model, x, targets, loss="mse", learning_rate=1.0, damping=absolute,
+                             kernel=kernel).direction
+    eta = learning_rate
+    apply_step(model, eta * unit)
+    new_loss = current_loss()
+    for _ in range(max_halvings):
+        if new_loss <= loss_before or not math.isfinite(loss_before):
+            break
+        apply_step(model, -0.5 * eta * unit)
+        eta *= 0.5
+        new_loss = current_loss()
+    return eta, new_loss
+
+
+def train_natural_gradient(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, max_steps: int,
+                           learning_rate: float = 1.0, damping: float = 1e-6, max_halvings: int = 10,
+                           target_loss: float | None = None, progress: bool = False,
+                           description: str = "natural gradient", kernel_method: str = "auto",
+                           fixed_kernel: torch.Tensor | None = None,
+                           callback: Callable[[int], None] | None = None) -> TrainingLog:
+    """Natural gradient descent on the mean squared error, in place, full batch.
+
+    Each step is the damped Gauss-Newton (= Fisher, for squared loss) step in function space
+    (:func:`lib.ntk.gauss_newton_step`)
+
+        Δθ = −η Jᵀ (Θ + λ I)⁻¹ (u − y),   Θ = J Jᵀ  ``[NK, NK]``,   u = f(X; θ) flattened,
+
+    with the **relative** damping ``λ = damping · tr Θ / (NK)`` recomputed at every step. Step-size
+    rule: try ``η = learning_rate``; while the training loss would increase, halve ``η`` (at most
+    ``max_halvings`` times; if it still increases the step is taken anyway and training continues).
+    The loss logged is the mean loss of :func:`train` (``½ Σ‖f − y‖² / N``), so curves compare.
+
+    Args:
+        x: ``[N, ...]``; targets: ``[N, K]``.
+        fixed_kernel: an ``[N, N, K, K]`` kernel to use at every step instead of recomputing Θ —
+            exact for a :class:`lib.ntk.LinearizedModel`, whose Jacobian never changes.
+        kernel_method: the :func:`lib.ntk.empirical_ntk` method used for Θ.
+        callback: called as ``callback(step)`` before the first step and after every step (its
+            time is excluded from ``TrainingLog.times``).
+
+    Returns:
+        A :class:`TrainingLog` with a loss after every step and the step sizes used.
+    """
+    if max_steps < 0:
+        raise ValueError(f"max_steps must be >= 0, got {max_steps}.")
+    if targets.dim() != 2 or targets.shape[0] != x.shape[0]:
+        raise ValueError(f"Natural gradient here is for squared loss: targets must be [N, K] with N = {x.shape[0]}, "
+                         f"got {tuple(targets.shape)}.")
+    log = TrainingLog()
+    start = time.perf_counter()
+    excluded = 0.0
+
+    def record(step: int, value: float) -> bool:
+        log.losses.append(value)
+        log.logged_steps.append(step)
+        log.times.append(time.perf_counter() - start - excluded)
+        if not math.isfinite(value):
+            log.diverged = True
+            return True
+        if target_loss is not None and value <= target_loss:
+            log.reached_target = True
+            return True
+        return False
+
+    def call_back(step: int) -> None:
+        nonlocal excluded
+        if callback is not None:
+            t0 = time.perf_counter()
+            callback(step)
+            excluded += time.perf_counter() - t0
+
+    with torch.no_grad():
+        loss_now = training_loss(model(x), targets, "mse").item()
+    excluded = time.perf_counter() - start  # the initial evaluation is logging, not optimization
+    stop = record(0, loss_now)
+    call_back(0)
+    bar = None
+    if progress and not stop:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=max_steps, desc=description, leave=False)
+    step = 0
+    while not stop and step < max_steps:
+        eta, loss_now = natural_gradient_step(model, x, targets, learning_rate=learning_rate, damping=damping,
+                                              max_halvings=max_halvings, loss_before=loss_now,
+                                              kernel_method=kernel_method, fixed_kernel=fixed_kernel)
+        step += 1
+        log.step_sizes.append(eta)
+        stop = record(step, loss_now)
+        call_back(step)
+        if bar is not None:
+            bar.update(1)
     if bar is not None:
         bar.close()
     log.steps = step

@@ -19,7 +19,7 @@ from torch import nn
 from torch.func import jvp, vjp
 
 from lib.ntk.empirical import empirical_ntk
-from lib.ntk.functional import functional_model
+from lib.ntk.functional import flatten_params, functional_model, unflatten_params
 from lib.ntk.predict import kernel_matrix
 
 
@@ -31,20 +31,26 @@ def gram_eigenvalues(model: nn.Module, x: torch.Tensor, *, method: str = "auto")
 
 @dataclass(frozen=True)
 class SpectralNormEstimate:
-    """``value`` ≈ ``‖D‖₂``; ``iterations`` used; ``converged`` if the relative change fell below ``tol``."""
+    """``value`` ≈ ``‖D‖₂``; ``iterations`` used; ``converged`` if the relative change fell below ``tol``;
+    ``vector``: the last unit iterate ``[P]`` (≈ the top right singular vector), to warm-start a
+    later estimate for a nearby ``θ``."""
 
     value: float
     iterations: int
     converged: bool
+    vector: torch.Tensor | None = None
 
 
 def jacobian_difference_norm(model: nn.Module, reference: nn.Module, x: torch.Tensor, *, iterations: int = 100,
-                             tol: float = 1e-6, generator: torch.Generator | None = None) -> SpectralNormEstimate:
+                             tol: float = 1e-6, generator: torch.Generator | None = None,
+                             start: torch.Tensor | None = None) -> SpectralNormEstimate:
     """Spectral norm of ``J(x; θ) − J(x; θ₀)`` with ``θ`` from ``model`` and ``θ₀`` from ``reference``.
 
     Both modules must have the same architecture; ``x`` is ``[N, ...]``; ``J`` is ``[NK, P]``.
-    Power iteration from a random start (``generator``) on ``DᵀD``; the estimate is a lower bound
-    that increases to ``‖D‖₂`` (stopping when the relative change is below ``tol``).
+    Power iteration on ``DᵀD`` from ``start`` (a flat ``[P]`` vector, e.g. the ``vector`` of an
+    earlier estimate along a trajectory) or else from a random vector (``generator``); the
+    estimate is a lower bound that increases to ``‖D‖₂`` (stopping when the relative change is
+    below ``tol``).
     """
     if iterations < 1:
         raise ValueError(f"iterations must be >= 1, got {iterations}.")
@@ -72,8 +78,16 @@ def jacobian_difference_norm(model: nn.Module, reference: nn.Module, x: torch.Te
     def norm(v: tuple[torch.Tensor, ...]) -> torch.Tensor:
         return torch.sqrt(sum((t.double() ** 2).sum() for t in v))
 
-    v = tuple(torch.randn(t.shape, generator=generator, dtype=t.dtype).to(t.device) for t in theta)
+    if start is None:
+        v = tuple(torch.randn(t.shape, generator=generator, dtype=t.dtype).to(t.device) for t in theta)
+    else:
+        total = sum(t.numel() for t in theta)
+        if start.shape != (total,):
+            raise ValueError(f"start must be a flat [P] = [{total}] vector, got {tuple(start.shape)}.")
+        v = tuple(unflatten_params(start.to(theta[0]), fm.params).values())
     scale = norm(v)
+    if scale == 0:
+        raise ValueError("start must be a non-zero vector.")
     v = tuple(t / scale for t in v)
     estimate, converged, it = 0.0, False, 0
     for it in range(1, iterations + 1):
@@ -81,10 +95,10 @@ def jacobian_difference_norm(model: nn.Module, reference: nn.Module, x: torch.Te
         w_norm = norm(w).item()
         new = math.sqrt(w_norm) if w_norm > 0 else 0.0  # ‖DᵀD v‖^{1/2} → σ_max for unit v
         if w_norm == 0:
-            return SpectralNormEstimate(0.0, it, True)
+            return SpectralNormEstimate(0.0, it, True, None)
         v = tuple(t / w_norm for t in w)
         if abs(new - estimate) <= tol * max(new, 1e-300):
             estimate, converged = new, True
             break
         estimate = new
-    return SpectralNormEstimate(estimate, it, converged)
+    return SpectralNormEstimate(estimate, it, converged, flatten_params(dict(zip(names, v))).detach())
