@@ -2,6 +2,7 @@
 :class:`lib.cache.ResultsCache`) plus each chapter's size table per profile.
 
 * :mod:`lib.experiments.kernel_regime` — Chapter 1, the kernel regime primer;
+* :mod:`lib.experiments.natural_gradient` — Chapter 2, natural gradient vs gradient descent;
 * :mod:`lib.experiments.scaling_laws` — Chapter 5, NTK and generalization (scaling laws).
 """
 

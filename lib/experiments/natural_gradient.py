@@ -62,7 +62,7 @@ OPTIMIZERS = {
 
 #: Learning-rate grids searched for the first-order methods (see :func:`pick_learning_rate`).
 LEARNING_RATE_GRIDS = {
-    "gd": (0.01, 0.03, 0.1, 0.3, 1.0, 3.0),
+    "gd": (0.03, 0.1, 0.3, 1.0, 3.0, 10.0),
     "adam": (1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2),
 }
 
@@ -93,6 +93,7 @@ class NaturalGradientSizes:
     curve_widths: tuple[int, ...]
     curve_seeds: int
     first_order_steps: int
+    tuning_steps: int
     # 4. cost per step
     cost_widths: tuple[int, ...]
     cost_repeats: int
@@ -107,7 +108,7 @@ SIZES = {
         gram_depths=(1, 2), gram_widths=(16, 64, 256, 1024), cnn_channels=(8, 16), gram_seeds=2,
         stability_depth=1, stability_widths=(16, 64, 256, 1024), stability_seeds=2, ngd_steps=6,
         power_iterations=30, power_tol=1e-3,
-        curve_depth=1, curve_widths=(64, 512), curve_seeds=2, first_order_steps=150,
+        curve_depth=1, curve_widths=(64, 512), curve_seeds=2, first_order_steps=150, tuning_steps=50,
         cost_widths=(64, 256, 1024), cost_repeats=2),
     "book": NaturalGradientSizes(
         task="mnist10", n_train=200,
@@ -115,7 +116,7 @@ SIZES = {
         cnn_channels=(8, 16, 32, 64), gram_seeds=2,
         stability_depth=1, stability_widths=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096), stability_seeds=2,
         ngd_steps=8, power_iterations=50, power_tol=1e-3,
-        curve_depth=1, curve_widths=(64, 1024), curve_seeds=3, first_order_steps=1000,
+        curve_depth=1, curve_widths=(64, 1024), curve_seeds=3, first_order_steps=1000, tuning_steps=250,
         cost_widths=(64, 256, 1024, 4096), cost_repeats=3),
     "paper": NaturalGradientSizes(
         task="mnist10", n_train=400,
@@ -123,7 +124,7 @@ SIZES = {
         cnn_channels=(8, 16, 32, 64, 128, 256), gram_seeds=5,
         stability_depth=1, stability_widths=tuple(2**k for k in range(4, 15)), stability_seeds=5,
         ngd_steps=10, power_iterations=100, power_tol=1e-4,
-        curve_depth=1, curve_widths=(64, 1024, 16384), curve_seeds=5, first_order_steps=5000,
+        curve_depth=1, curve_widths=(64, 1024, 16384), curve_seeds=5, first_order_steps=5000, tuning_steps=1000,
         cost_widths=tuple(2**k for k in range(6, 15, 2)), cost_repeats=5),
 }
 
