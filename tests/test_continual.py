@@ -140,3 +140,33 @@ def test_one_task_training_log():
     log = train_on_task(model, seq.tasks[0], "domain", Budget(epochs=2), learning_rate=0.05, batch_size=16,
                         generator=torch.Generator().manual_seed(0))
     assert log.epochs == 2 and log.steps == 8 and 0 <= log.train_accuracy <= 1
+
+
+# ------------------------------------------------------------------ Chapter 4 experiments
+
+def test_forgetting_run_is_consistent_with_its_accuracy_matrix():
+    from lib.experiments import forgetting as ch4
+
+    config = dict(run="split_mnist_task", width=32, depth=1, budget="one-epoch", max_epochs=5, seed=0, data_seed=0,
+                  n_train=10, n_test=10, probe_per_task=2)
+    r = ch4.forgetting_run(config)
+    a = np.array(r["accuracy"])
+    assert a.shape == (5, 5) and r["epochs"] == [1] * 5
+    assert r["average_accuracy"] == pytest.approx(a[-1].mean())
+    assert r["average_forgetting"] == pytest.approx(average_forgetting(a))
+    assert len(r["kernel_distance"]) == 5 and len(r["task_names"]) == 5
+    assert r == ch4.forgetting_run(config)   # seeds make it reproducible
+    with pytest.raises(ValueError, match="Unknown run"):
+        ch4.forgetting_run({**config, "run": "split_svhn"})
+    with pytest.raises(ValueError, match="Unknown budget"):
+        ch4.budget_for("forever", 3)
+
+
+def test_forgetting_sizes_and_optional_runs():
+    from lib.experiments import forgetting as ch4
+
+    book = ch4.sizes_for("book")
+    assert book.widths[0] == 32 and book.widths[-1] == 4096          # 2^5 ... 2^12
+    runs, messages = ch4.runs_to_do(book, profile="book", device=torch.device("cpu"))
+    assert runs == list(book.runs) and len(messages) == len(ch4.OPTIONAL_RUNS)
+    assert all("skipped" in m for m in messages)

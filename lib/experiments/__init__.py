@@ -3,6 +3,7 @@
 
 * :mod:`lib.experiments.kernel_regime` — Chapter 1, the kernel regime primer;
 * :mod:`lib.experiments.natural_gradient` — Chapter 2, natural gradient vs gradient descent;
+* :mod:`lib.experiments.forgetting` — Chapter 4, catastrophic forgetting vs width and budget;
 * :mod:`lib.experiments.scaling_laws` — Chapter 5, NTK and generalization (scaling laws).
 """
 
