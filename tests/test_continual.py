@@ -170,3 +170,23 @@ def test_forgetting_sizes_and_optional_runs():
     runs, messages = ch4.runs_to_do(book, profile="book", device=torch.device("cpu"))
     assert runs == list(book.runs) and len(messages) == len(ch4.OPTIONAL_RUNS)
     assert all("skipped" in m for m in messages)
+
+
+def test_image_benchmarks_use_a_wide_resnet():
+    from lib.experiments import forgetting as ch4
+    from lib.models import WideResNet
+
+    assert ch4.architecture_of("split_cifar10_task") == "wrn" and ch4.architecture_of("rotated") == "mlp"
+    a = ch4.build_model("wrn", 2, 0, 10, (3, 32, 32), seed=0)
+    b = ch4.build_model("wrn", 2, 0, 10, (3, 32, 32), seed=0)
+    assert isinstance(a, WideResNet) and a.widen_factor == 2
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))   # seeded
+    assert a(torch.zeros(2, 3, 32, 32)).shape == (2, 10)
+    # one task of Split MNIST with a WRN: trains and evaluates in the task-incremental setting
+    seq = split_dataset("split_mnist", 8, 4, seed=0, task_classes=[[0, 1]])
+    model = ch4.build_model("wrn", 1, 0, seq.num_classes, tuple(seq.tasks[0].x_train.shape[1:]), seed=0)
+    log = train_on_task(model, seq.tasks[0], "task", Budget(epochs=1), learning_rate=0.01, batch_size=8,
+                        generator=torch.Generator().manual_seed(0))
+    assert log.steps == 2 and 0 <= evaluate(model, seq.tasks[0], "task") <= 1
+    with pytest.raises(ValueError, match="architecture"):
+        ch4.build_model("vit", 1, 0, 10, (3, 32, 32), seed=0)

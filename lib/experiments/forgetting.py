@@ -7,8 +7,9 @@ Every experiment is a function of a JSON-like config returning plain lists and n
 * a *benchmark* is a task sequence of :mod:`lib.continual.benchmarks` plus a *setting*
   (``"domain"`` for RotatedMNIST, ``"task"`` or ``"class"`` for the Split benchmarks);
 * the network is a standard-parametrized ReLU MLP (:class:`lib.models.MLP`, He initialisation)
-  with ``depth`` hidden layers of ``width`` units and one output per class of the sequence,
-  trained task after task with plain mini-batch SGD (:data:`LEARNING_RATE`, batch :data:`BATCH`,
+  with ``depth`` hidden layers of ``width`` units and one output per class of the sequence — or,
+  for the image benchmarks of :data:`WRN_RUNS`, a WRN-16-k (:class:`lib.models.WideResNet`, width =
+  widen factor ``k``) — trained task after task with plain mini-batch SGD (:data:`LEARNING_RATE`, batch :data:`BATCH`,
   no momentum, no replay, no regularizer) on the cross-entropy;
 * the *budget* per task is :data:`BUDGETS`: one epoch ("under-trained") or until the training
   accuracy on the task reaches 99 % (checked after every epoch, at most ``max_epochs``).
@@ -16,6 +17,7 @@ Every experiment is a function of a JSON-like config returning plain lists and n
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -23,7 +25,7 @@ import torch
 from lib.continual import Budget, make_sequence, run_sequence
 from lib.continual.benchmarks import BENCHMARKS, available
 from lib.experiments import config_device
-from lib.models import MLP
+from lib.models import MLP, WideResNet
 from lib.profiles import pick_profile
 
 LEARNING_RATE = 0.05
@@ -52,6 +54,10 @@ RUNS = {
 #: Runs that need data this machine may not have, and more compute (paper profile or a GPU).
 OPTIONAL_RUNS = ("split_cifar10_task", "split_cifar100_task", "split_tiny_imagenet_task")
 
+#: Runs that train a WRN-16-k instead of an MLP; their widths are widen factors ``k``.
+WRN_RUNS = OPTIONAL_RUNS
+WRN_DEPTH = 16
+
 
 @dataclass(frozen=True)
 class ForgettingSizes:
@@ -68,6 +74,7 @@ class ForgettingSizes:
     split_test_per_class: int | None
     max_epochs: int
     probe_per_task: int             # test inputs per task in the kernel probe
+    wrn_widen_factors: tuple[int, ...] = (1, 2, 4, 8)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -119,6 +126,23 @@ def budget_for(name: str, max_epochs: int) -> Budget:
     raise ValueError(f"Unknown budget {name!r}; valid: {', '.join(BUDGETS)}.")
 
 
+def architecture_of(run: str) -> str:
+    """``"wrn"`` for the runs of :data:`WRN_RUNS`, else ``"mlp"``."""
+    return "wrn" if run in WRN_RUNS else "mlp"
+
+
+def build_model(architecture: str, width: int, depth: int, num_classes: int, input_shape: tuple[int, ...],
+                seed: int) -> torch.nn.Module:
+    """An MLP (``depth`` hidden layers of ``width``) or a WRN-16-``width``, initialised from ``seed``.
+    ``input_shape`` is one image's ``(C, H, W)``."""
+    if architecture == "mlp":
+        return MLP(math.prod(input_shape), width, depth, num_classes, generator=torch.Generator().manual_seed(seed))
+    if architecture == "wrn":
+        torch.manual_seed(seed)   # nn.Conv2d / nn.Linear draw from the global generator
+        return WideResNet(WRN_DEPTH, width, num_classes, in_channels=input_shape[0])
+    raise ValueError(f"Unknown architecture {architecture!r}; use 'mlp' or 'wrn'.")
+
+
 def forgetting_run(config: dict) -> dict:
     """Train one MLP on one task sequence and return its accuracy matrix and NTK-view diagnostics.
 
@@ -136,10 +160,12 @@ def forgetting_run(config: dict) -> dict:
     device = config_device(config)
     sequence = make_sequence(benchmark, seed=config["data_seed"], n_train=config["n_train"], n_test=config["n_test"],
                              angles=list(ANGLES) if benchmark == "rotated_mnist" else None)
-    x0 = sequence.tasks[0].x_train
-    model = MLP(x0[0].numel(), config["width"], config["depth"], sequence.num_classes,
-                generator=torch.Generator().manual_seed(config["seed"])).to(device)
-    probe = torch.cat([t.x_test[:config["probe_per_task"]] for t in sequence.tasks]) if config["probe_per_task"] else None
+    architecture = architecture_of(config["run"])
+    model = build_model(architecture, config["width"], config["depth"], sequence.num_classes,
+                        tuple(sequence.tasks[0].x_train.shape[1:]), config["seed"]).to(device)
+    # the kernel probe needs a BatchNorm-free network (a WRN's kernel depends on the batch in training mode)
+    use_probe = config["probe_per_task"] and architecture == "mlp"
+    probe = torch.cat([t.x_test[:config["probe_per_task"]] for t in sequence.tasks]) if use_probe else None
     result = run_sequence(model, sequence, setting, budget_for(config["budget"], config["max_epochs"]),
                           learning_rate=LEARNING_RATE, batch_size=BATCH,
                           generator=torch.Generator().manual_seed(config["seed"] + 1), probe=probe)
