@@ -55,3 +55,12 @@ def test_optional_cifar_task_is_skipped_with_a_reason_when_absent_or_unaffordabl
 
     if not is_available("cifar10"):
         assert "not under the data root" in messages[0]
+
+
+def test_optional_variants_run_only_with_data_and_compute():
+    from lib.experiments import optional_skip_reason
+
+    cpu = torch.device("cpu")
+    assert "data is present" in optional_skip_reason("mnist", "MNIST variant", profile="book", device=cpu)
+    assert optional_skip_reason("mnist", "MNIST variant", profile="paper", device=cpu) is None
+    assert optional_skip_reason("mnist", "MNIST variant", profile="quick", device=torch.device("cuda")) is None

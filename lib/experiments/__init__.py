@@ -15,3 +15,19 @@ import torch
 def config_device(config: dict) -> torch.device:
     """The device an experiment runs on: ``config["device"]`` (e.g. ``"cuda"``), CPU if absent."""
     return torch.device(config.get("device", "cpu"))
+
+
+def optional_skip_reason(dataset: str, description: str, *, profile: str, device: torch.device) -> str | None:
+    """Why an optional (large-data) variant is skipped, or ``None`` if it runs.
+
+    It runs when ``dataset`` is under the data root and there is compute for it: the ``"paper"``
+    profile or a CUDA device. The message names the variant (``description``) and the fix.
+    """
+    from lib.data import is_available
+
+    if not is_available(dataset):
+        return f"{description}: skipped — {dataset} is not under the data root ($NTK_BOOK_DATA; see data/README.md)."
+    if profile != "paper" and device.type != "cuda":
+        return (f"{description}: skipped — the data is present, but this variant runs only in the 'paper' profile "
+                "or on a GPU.")
+    return None

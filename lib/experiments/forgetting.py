@@ -23,8 +23,8 @@ from dataclasses import asdict, dataclass
 import torch
 
 from lib.continual import Budget, make_sequence, run_sequence
-from lib.continual.benchmarks import BENCHMARKS, available
-from lib.experiments import config_device
+from lib.continual.benchmarks import BENCHMARKS
+from lib.experiments import config_device, optional_skip_reason
 from lib.models import MLP, WideResNet
 from lib.profiles import pick_profile
 
@@ -106,14 +106,11 @@ def runs_to_do(sizes: ForgettingSizes, *, profile: str, device: torch.device) ->
     runs, messages = list(sizes.runs), []
     for name in OPTIONAL_RUNS:
         benchmark, _, description = RUNS[name]
-        dataset = BENCHMARKS[benchmark][0]
-        if not available(benchmark):
-            messages.append(f"{description}: skipped — {dataset} is not under the data root (see data/README.md).")
-        elif profile != "paper" and device.type != "cuda":
-            messages.append(f"{description}: skipped — the data is present, but this run is only done in the "
-                            f"'paper' profile or on a GPU.")
-        else:
+        reason = optional_skip_reason(BENCHMARKS[benchmark][0], description, profile=profile, device=device)
+        if reason is None:
             runs.append(name)
+        else:
+            messages.append(reason)
     return runs, messages
 
 

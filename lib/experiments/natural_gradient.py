@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from lib.data.tasks import RegressionTask, image_regression_task
-from lib.experiments import config_device
+from lib.experiments import config_device, optional_skip_reason
 from lib.kernel_regime import flat_parameters
 from lib.measure import measure, peak_memory
 from lib.models import MLP, SmallCNN
@@ -137,19 +137,13 @@ def sizes_for(profile: str) -> NaturalGradientSizes:
 def tasks_to_run(sizes: NaturalGradientSizes, *, profile: str, device: torch.device) -> tuple[list[str], list[str]]:
     """``(tasks, messages)``: the profile's task plus each optional task whose dataset is present and
     that is affordable (paper profile or CUDA); a message says why an optional task is skipped."""
-    from lib.data import is_available
-
     tasks, messages = [sizes.task], []
     for name in OPTIONAL_TASKS:
-        dataset = TASKS[name][0]
-        if not is_available(dataset):
-            messages.append(f"{TASKS[name][2]}: skipped — {dataset} is not under the data root "
-                            f"(see data/README.md to add it).")
-        elif profile != "paper" and device.type != "cuda":
-            messages.append(f"{TASKS[name][2]}: skipped — the data is present, but this variant runs only in the "
-                            f"'paper' profile or on a GPU.")
-        else:
+        reason = optional_skip_reason(TASKS[name][0], TASKS[name][2], profile=profile, device=device)
+        if reason is None:
             tasks.append(name)
+        else:
+            messages.append(reason)
     return tasks, messages
 
 
