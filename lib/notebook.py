@@ -19,6 +19,17 @@ def record(name: str, value: Any) -> None:
     glue(name, value.item() if hasattr(value, "item") else value, display=False)
 
 
+def record_markdown(name: str, text: str) -> None:
+    """Glue a Markdown sentence computed from the results under ``name``, for ``{glue:md}`` roles.
+
+    Use plain text or Unicode symbols: ``$…$`` math inside glued Markdown is not rendered.
+    """
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    glue(name, Markdown(text), display=False)
+
+
 class FigureCaptions:
     """Numbered figure captions for one chapter: ``Figure <chapter>.<k>. <text> Profile …``."""
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import torch
@@ -94,6 +95,32 @@ class TrainingLog:
         return self.losses[-1]
 
 
+class _OptimizerClock:
+    """Wall-clock seconds of an optimizer alone: time spent inside :meth:`paused` (loss evaluations
+    for the log, callbacks) is not counted."""
+
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+        self.excluded = 0.0
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start - self.excluded
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.excluded += time.perf_counter() - t0
+
+    def call(self, callback: Callable[[int], None] | None, step: int) -> None:
+        """Run ``callback(step)`` (if any) without counting its time."""
+        if callback is not None:
+            with self.paused():
+                callback(step)
+
+
 @torch.no_grad()
 def full_loss(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, loss: str, batch_size: int = 4096) -> float:
     """The training loss on all of ``(x, targets)``, in eval mode (BatchNorm uses running statistics),
@@ -144,17 +171,14 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, loss: str
     opt = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], learning_rate,
                          momentum=momentum)
     log = TrainingLog()
-    start = time.perf_counter()
-    logging_seconds = 0.0
+    clock = _OptimizerClock()
 
     def record(step: int) -> bool:
-        nonlocal logging_seconds
-        t0 = time.perf_counter()
-        value = full_loss(model, x, targets, loss)
+        log.times.append(clock.elapsed())
+        with clock.paused():
+            value = full_loss(model, x, targets, loss)
         log.losses.append(value)
         log.logged_steps.append(step)
-        log.times.append(t0 - start - logging_seconds)
-        logging_seconds += time.perf_counter() - t0
         if not math.isfinite(value) or value > divergence_factor * max(log.losses[0], 1e-12):
             log.diverged = True
             return True
@@ -171,15 +195,7 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, loss: str
         from tqdm.auto import tqdm
         bar = tqdm(total=max_steps, desc=description, leave=False)
     step = 0
-
-    def call_back(step: int) -> None:
-        nonlocal logging_seconds
-        if callback is not None:
-            t0 = time.perf_counter()
-            callback(step)
-            logging_seconds += time.perf_counter() - t0
-
-    call_back(0)
+    clock.call(callback, 0)
     while not stop and step < max_steps:
         if batch_size is None:
             xb, tb = x, targets
@@ -194,7 +210,7 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, loss: str
         training_loss(model(xb), tb, loss).backward()
         opt.step()
         step += 1
-        call_back(step)
+        clock.call(callback, step)
         if bar is not None:
             bar.update(1)
         if step % log_every == 0 or step == max_steps:
@@ -202,7 +218,7 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, loss: str
     if bar is not None:
         bar.close()
     log.steps = step
-    log.seconds = time.perf_counter() - start
+    log.seconds = time.perf_counter() - clock.start
     return log
 
 
@@ -284,13 +300,12 @@ def train_natural_gradient(model: nn.Module, x: torch.Tensor, targets: torch.Ten
         raise ValueError(f"Natural gradient here is for squared loss: targets must be [N, K] with N = {x.shape[0]}, "
                          f"got {tuple(targets.shape)}.")
     log = TrainingLog()
-    start = time.perf_counter()
-    excluded = 0.0
+    clock = _OptimizerClock()
 
     def record(step: int, value: float) -> bool:
         log.losses.append(value)
         log.logged_steps.append(step)
-        log.times.append(time.perf_counter() - start - excluded)
+        log.times.append(clock.elapsed())
         if not math.isfinite(value):
             log.diverged = True
             return True
@@ -299,18 +314,10 @@ def train_natural_gradient(model: nn.Module, x: torch.Tensor, targets: torch.Ten
             return True
         return False
 
-    def call_back(step: int) -> None:
-        nonlocal excluded
-        if callback is not None:
-            t0 = time.perf_counter()
-            callback(step)
-            excluded += time.perf_counter() - t0
-
-    with torch.no_grad():
+    with clock.paused(), torch.no_grad():   # the initial evaluation is logging, not optimization
         loss_now = training_loss(model(x), targets, "mse").item()
-    excluded = time.perf_counter() - start  # the initial evaluation is logging, not optimization
     stop = record(0, loss_now)
-    call_back(0)
+    clock.call(callback, 0)
     bar = None
     if progress and not stop:
         from tqdm.auto import tqdm
@@ -323,11 +330,11 @@ def train_natural_gradient(model: nn.Module, x: torch.Tensor, targets: torch.Ten
         step += 1
         log.step_sizes.append(eta)
         stop = record(step, loss_now)
-        call_back(step)
+        clock.call(callback, step)
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
     log.steps = step
-    log.seconds = time.perf_counter() - start
+    log.seconds = time.perf_counter() - clock.start
     return log

@@ -29,3 +29,13 @@ def test_figure_captions_are_numbered_and_state_profile_seeds_device(monkeypatch
     second = figures.show("More", 1)
     assert first.startswith("**Figure 3.1.** What to see.") and second.startswith("**Figure 3.2.**")
     assert "Profile 'quick', 2 seeds (0, 1)" in first and "cpu (2 threads)" in first
+
+
+def test_record_markdown_glues_a_markdown_object(monkeypatch):
+    stored = {}
+    import myst_nb
+
+    monkeypatch.setattr(myst_nb, "glue", lambda name, value, display: stored.__setitem__(name, (value, display)))
+    notebook.record_markdown("sentence", "**bold** text")
+    value, display = stored["sentence"]
+    assert display is False and value._repr_markdown_() == "**bold** text"

@@ -190,6 +190,7 @@ def model_inputs(config: dict, task: RegressionTask) -> torch.Tensor:
 
 
 def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters ``P``."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
