@@ -170,3 +170,25 @@ def kernel_from_factors(factors1: list[_LayerFactor], factors2: list[_LayerFacto
             term = contract(f1.grads, f2.grads, mode) * broadcast_weight(weight, mode)
         total = term if total is None else total + term
     return total
+
+
+def jacobian_from_factors(factors: list[_LayerFactor]) -> torch.Tensor:
+    """The per-sample Jacobian ``[K, N, P]`` assembled from layer factors.
+
+    Columns follow ``model.named_parameters()`` order for models of dense layers (each layer's
+    ``weight`` flattened row-major, then its ``bias``): ``∂f_k(x_n)/∂W = s_w g_{k,n} a_nᵀ`` and
+    ``∂f_k(x_n)/∂b = s_b g_{k,n}``. Layers with a precomputed ``layer_jacobian`` (convolutions)
+    contribute it as is; a layer whose weight is frozen (``s_w = 0``) contributes no weight columns.
+    """
+    blocks = []
+    for f in factors:
+        if f.layer_jacobian is not None:
+            blocks.append(f.layer_jacobian)
+            continue
+        k, n, _ = f.grads.shape
+        if f.weight_scale2:
+            outer = f.grads[..., :, None] * f.inputs[None, :, None, :]          # [K, N, out, in]
+            blocks.append(f.weight_scale2 ** 0.5 * outer.reshape(k, n, -1))
+        if f.bias_scale2:
+            blocks.append(f.bias_scale2 ** 0.5 * f.grads)
+    return torch.cat(blocks, dim=2)
