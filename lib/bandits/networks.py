@@ -33,7 +33,7 @@ class SymmetricNetwork(nn.Module):
     """Zhou et al.'s network (module doc): ``[N, D] -> [N, 1]``, ``f(x; θ₀) = 0``."""
 
     def __init__(self, in_features: int, width: int, depth: int, *, parametrization: str = "standard",
-                 generator: torch.Generator | None = None) -> None:
+                 generator: torch.Generator | None = None, dtype: torch.dtype = torch.float64) -> None:
         super().__init__()
         _check_parametrization(parametrization)
         if width < 2 or width % 2 or depth < 1 or in_features < 1:
@@ -45,7 +45,7 @@ class SymmetricNetwork(nn.Module):
         layers: list[nn.Module] = []
         fan_in = 2 * in_features
         for _ in range(depth):
-            layer = DenseLayer(fan_in, width, parametrization=parametrization, bias=False, generator=generator)
+            layer = DenseLayer(fan_in, width, parametrization=parametrization, bias=False, generator=generator).to(dtype)
             std = math.sqrt(4.0 / width)
             block = torch.randn(half, fan_in // 2, generator=generator, dtype=layer.weight.dtype)
             with torch.no_grad():
@@ -55,7 +55,7 @@ class SymmetricNetwork(nn.Module):
             layer.weight_scale = std if ntk else 1.0
             layers += [layer, nn.ReLU()]
             fan_in = width
-        readout = DenseLayer(width, 1, parametrization=parametrization, bias=False, generator=generator)
+        readout = DenseLayer(width, 1, parametrization=parametrization, bias=False, generator=generator).to(dtype)
         w = torch.randn(half, generator=generator, dtype=readout.weight.dtype)
         std = math.sqrt(2.0 / width)
         with torch.no_grad():
@@ -76,7 +76,7 @@ def symmetric_network(in_features: int, width: int, depth: int = 1, *, parametri
                       seed: int = 0, dtype: torch.dtype = torch.float64) -> SymmetricNetwork:
     """Zhou et al.'s symmetric network (module doc), initialised from ``seed``."""
     return SymmetricNetwork(in_features, width, depth, parametrization=parametrization,
-                            generator=torch.Generator().manual_seed(seed)).to(dtype)
+                            generator=torch.Generator().manual_seed(seed), dtype=dtype)
 
 
 def plain_network(in_features: int, width: int, depth: int = 1, *, parametrization: str = "standard",
