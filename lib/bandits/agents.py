@@ -76,7 +76,7 @@ class AgentSpec:
     train_steps: int = 50
     batch_size: int = 64
     weight_decay: float = 1e-4
-    warmup_rounds: int = 50
+    warmup_rounds: int = 20
     train_every: int = 50
     constants: TheoryConstants = field(default_factory=TheoryConstants)
 

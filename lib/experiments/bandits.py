@@ -50,18 +50,24 @@ class BanditSizes:
     variant_horizon: int
     variant_seeds: int
     variant_steps: int            # J of the paper recipe
+    training: tuple[tuple[str, int], ...] = ()   # AgentSpec fields overridden in this profile (e.g. quick)
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def agent(self, name: str, **overrides) -> AgentSpec:
+        """:func:`lib.bandits.agent_spec` with this profile's width and training overrides."""
+        return agent_spec(name, **{"width": self.width, **dict(self.training), **overrides})
 
 
 SIZES = {
     "quick": BanditSizes(datasets=("magic", "shuttle"), horizon=150, seeds=2, width=32, gamma_grid=(0.01, 1.0),
                          width_dataset="magic", widths=(16, 64), width_horizon=100, width_seeds=2,
-                         variant_dataset="magic", variant_horizon=100, variant_seeds=2, variant_steps=20),
+                         variant_dataset="magic", variant_horizon=100, variant_seeds=2, variant_steps=20,
+                         training=(("warmup_rounds", 10), ("train_every", 25), ("train_steps", 20))),
     "book": BanditSizes(datasets=("mushroom", "shuttle", "magic"), horizon=1000, seeds=3, width=100,
                         gamma_grid=(0.01, 0.1, 1.0), width_dataset="shuttle", widths=(32, 128, 512, 2048),
-                        width_horizon=1000, width_seeds=2, variant_dataset="magic", variant_horizon=500,
+                        width_horizon=500, width_seeds=2, variant_dataset="magic", variant_horizon=500,
                         variant_seeds=2, variant_steps=100),
     "paper": BanditSizes(datasets=("mushroom", "shuttle", "magic", "adult", "letter", "mnist"), horizon=10000,
                          seeds=10, width=100, gamma_grid=(0.001, 0.01, 0.1, 1.0, 10.0), width_dataset="shuttle",
@@ -79,11 +85,10 @@ def main_specs(sizes: BanditSizes) -> dict[str, list[AgentSpec]]:
     """Label -> the specs it needs (one, or one per γ of the grid for the tuned agents)."""
     specs = {}
     for label, (name, overrides) in MAIN_AGENTS.items():
-        overrides = dict(overrides, width=sizes.width)
         if overrides.get("gamma") == "tuned":
-            specs[label] = [agent_spec(name, **dict(overrides, gamma=g)) for g in sizes.gamma_grid]
+            specs[label] = [sizes.agent(name, **dict(overrides, gamma=g)) for g in sizes.gamma_grid]
         else:
-            specs[label] = [agent_spec(name, **overrides)]
+            specs[label] = [sizes.agent(name, **overrides)]
     return specs
 
 
@@ -153,10 +158,9 @@ def variant_specs(sizes: BanditSizes, gamma: float) -> dict[str, AgentSpec]:
     """Paper recipe vs official-code practice, standard vs NTK parametrization (NeuralUCB, fixed γ)."""
     specs = {}
     for parametrization in ("standard", "ntk"):
-        specs[f"paper recipe, {parametrization}"] = agent_spec(
+        specs[f"paper recipe, {parametrization}"] = sizes.agent(
             "neural-ucb", gamma=gamma, variant="paper", covariance="full", parametrization=parametrization,
-            width=sizes.width, lr=None, train_steps=sizes.variant_steps)
-        specs[f"code practice, {parametrization}"] = agent_spec(
-            "neural-ucb", gamma=gamma, variant="code", covariance="diagonal", parametrization=parametrization,
-            width=sizes.width)
+            lr=None, train_steps=sizes.variant_steps)
+        specs[f"code practice, {parametrization}"] = sizes.agent(
+            "neural-ucb", gamma=gamma, variant="code", covariance="diagonal", parametrization=parametrization)
     return specs
