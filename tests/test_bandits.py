@@ -338,3 +338,14 @@ def test_bandit_run_experiment_is_json_ready():
     out = ch3.bandit_run(ch3.run_config("magic", 25, 0, spec))
     assert len(out["regret"]) == 25 and set(out["regret"]) <= {0, 1} and out["num_parameters"] == 20 * 8 + 8 + 8 + 1
     assert all(g == 1.0 for g in out["gammas"]) and out["fits"][0]["round"] == 1
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("name", ["neural-ucb", "laplace-ts"])
+def test_agents_make_the_same_choices_on_cuda_in_float64(name, generator):
+    bandit = _tiny_bandit(generator)
+    spec = agent_spec(name, gamma=0.1, covariance="full", width=16, warmup_rounds=5, train_every=10, train_steps=5) \
+        if name == "neural-ucb" else agent_spec(name, width=16, warmup_rounds=5, train_every=10, train_steps=5)
+    cpu, cuda = run_bandit(bandit, spec, 0), run_bandit(bandit, spec, 0, device="cuda")
+    assert cpu.arms == cuda.arms
+    assert cpu.bonuses == pytest.approx(cuda.bonuses, rel=1e-6, abs=1e-12)
