@@ -50,7 +50,7 @@ from torch import nn
 from lib.bandits.networks import num_parameters, plain_network, symmetric_network
 from lib.bandits.posterior import DiagonalPrecision, FeaturePrecision, KernelPosterior, maximize_evidence
 from lib.bandits.theory import TheoryConstants, theory_gamma, theory_step_size
-from lib.ntk.structured import _LayerFactor, jacobian_from_factors, kernel_from_factors, layer_factors
+from lib.ntk.structured import LayerFactors, append_sample, jacobian_from_factors, kernel_from_factors, layer_factors
 
 EXPLORATIONS = ("random", "greedy", "epsilon", "ucb", "ts")
 UNCERTAINTIES = ("ntk", "laplace", "laplace-last-layer")
@@ -184,7 +184,7 @@ class NeuralAgent:
         self.precision: FeaturePrecision | DiagonalPrecision | None = None   # built on first use (its size
         # is the number of parameters that move f, e.g. without biases whose scale is 0)
         self.posterior: KernelPosterior | None = None
-        self._past_factors: list[_LayerFactor] | None = None
+        self._past_factors: LayerFactors | None = None
         self.hyperparameters = (1.0, 1.0)  # (α, σ²) before the first evidence fit
         self.fits: list[dict] = []
         self._pending = None  # what select() computed for the arm it chose
@@ -331,25 +331,6 @@ class NeuralAgent:
             optimizer.zero_grad(set_to_none=True)
             ((self.model(x[index])[:, 0] - r[index]) ** 2).mean().backward()
             optimizer.step()
-
-
-def append_sample(factors: list[_LayerFactor] | None, new: list[_LayerFactor], index: int) -> list[_LayerFactor]:
-    """Structured-kernel factors of a batch with sample ``index`` of ``new`` appended (``None`` = empty batch)."""
-    def one(f: _LayerFactor) -> _LayerFactor:
-        return _LayerFactor(
-            grads=None if f.grads is None else f.grads[:, index:index + 1],
-            inputs=None if f.inputs is None else f.inputs[index:index + 1],
-            weight_scale2=f.weight_scale2, bias_scale2=f.bias_scale2,
-            layer_jacobian=None if f.layer_jacobian is None else f.layer_jacobian[:, index:index + 1])
-    if factors is None:
-        return [one(f) for f in new]
-
-    def cat(a: torch.Tensor | None, b: torch.Tensor | None, dim: int) -> torch.Tensor | None:
-        return None if a is None else torch.cat([a, b], dim=dim)
-    return [_LayerFactor(grads=cat(f.grads, g.grads, 1), inputs=cat(f.inputs, g.inputs, 0),
-                         weight_scale2=f.weight_scale2, bias_scale2=f.bias_scale2,
-                         layer_jacobian=cat(f.layer_jacobian, g.layer_jacobian, 1))
-            for f, g in zip(factors, map(one, new))]
 
 
 def make_agent(spec: AgentSpec, context_dim: int, num_arms: int, horizon: int, seed: int, **kwargs):

@@ -56,6 +56,10 @@ class _LayerFactor:
     layer_jacobian: torch.Tensor | None = None
 
 
+#: The per-layer factors of one batch, as :func:`layer_factors` returns them.
+LayerFactors = list[_LayerFactor]
+
+
 def _parameterised_modules(model: nn.Module) -> list[tuple[str, nn.Module]]:
     found = []
     for name, module in model.named_modules():
@@ -146,6 +150,27 @@ def layer_factors(model: nn.Module, x: torch.Tensor) -> tuple[list[_LayerFactor]
                 blocks.append(bias_scale * g.sum(3))
             factors.append(_LayerFactor(layer_jacobian=torch.cat(blocks, dim=2)))
     return factors, k
+
+
+def append_sample(factors: LayerFactors | None, new: LayerFactors, index: int) -> LayerFactors:
+    """The factors of a batch with sample ``index`` of the batch ``new`` appended (``factors=None``: an empty batch).
+
+    Lets a caller grow the factors of a data set one point at a time (the parameters must not have changed)."""
+    def one(f: _LayerFactor) -> _LayerFactor:
+        return _LayerFactor(
+            grads=None if f.grads is None else f.grads[:, index:index + 1],
+            inputs=None if f.inputs is None else f.inputs[index:index + 1],
+            weight_scale2=f.weight_scale2, bias_scale2=f.bias_scale2,
+            layer_jacobian=None if f.layer_jacobian is None else f.layer_jacobian[:, index:index + 1])
+    if factors is None:
+        return [one(f) for f in new]
+
+    def cat(a: torch.Tensor | None, b: torch.Tensor | None, dim: int) -> torch.Tensor | None:
+        return None if a is None else torch.cat([a, b], dim=dim)
+    return [_LayerFactor(grads=cat(f.grads, g.grads, 1), inputs=cat(f.inputs, g.inputs, 0),
+                         weight_scale2=f.weight_scale2, bias_scale2=f.bias_scale2,
+                         layer_jacobian=cat(f.layer_jacobian, g.layer_jacobian, 1))
+            for f, g in zip(factors, map(one, new))]
 
 
 def split_factors(factors: list[_LayerFactor], n: int) -> tuple[list[_LayerFactor], list[_LayerFactor]]:
