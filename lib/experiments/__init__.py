@@ -31,3 +31,17 @@ def optional_skip_reason(dataset: str, description: str, *, profile: str, device
         return (f"{description}: skipped — the data is present, but this variant runs only in the 'paper' profile "
                 "or on a GPU.")
     return None
+
+
+def optional_runs(candidates: dict[str, tuple[str, str]], *, profile: str,
+                  device: torch.device) -> tuple[list[str], list[str]]:
+    """``(names, messages)`` for optional variants ``{name: (dataset, description)}``: the names that run
+    (see :func:`optional_skip_reason`) in the given order, and one message per skipped variant."""
+    names, messages = [], []
+    for name, (dataset, description) in candidates.items():
+        reason = optional_skip_reason(dataset, description, profile=profile, device=device)
+        if reason is None:
+            names.append(name)
+        else:
+            messages.append(reason)
+    return names, messages

@@ -24,7 +24,7 @@ import torch
 
 from lib.continual import Budget, make_sequence, run_sequence
 from lib.continual.benchmarks import BENCHMARKS
-from lib.experiments import config_device, optional_skip_reason
+from lib.experiments import config_device, optional_runs
 from lib.models import MLP, WideResNet
 from lib.profiles import pick_profile
 
@@ -103,15 +103,9 @@ def sizes_for(profile: str) -> ForgettingSizes:
 def runs_to_do(sizes: ForgettingSizes, *, profile: str, device: torch.device) -> tuple[list[str], list[str]]:
     """``(runs, messages)``: the profile's runs plus each optional run whose data is present and that is
     affordable (paper profile or CUDA); a message says why an optional run is skipped."""
-    runs, messages = list(sizes.runs), []
-    for name in OPTIONAL_RUNS:
-        benchmark, _, description = RUNS[name]
-        reason = optional_skip_reason(BENCHMARKS[benchmark][0], description, profile=profile, device=device)
-        if reason is None:
-            runs.append(name)
-        else:
-            messages.append(reason)
-    return runs, messages
+    optional, messages = optional_runs({name: (BENCHMARKS[RUNS[name][0]][0], RUNS[name][2]) for name in OPTIONAL_RUNS},
+                                       profile=profile, device=device)
+    return list(sizes.runs) + optional, messages
 
 
 def budget_for(name: str, max_epochs: int) -> Budget:

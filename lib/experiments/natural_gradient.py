@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from lib.data.tasks import RegressionTask, image_regression_task
-from lib.experiments import config_device, optional_skip_reason
+from lib.experiments import config_device, optional_runs
 from lib.kernel_regime import flat_parameters
 from lib.measure import measure, peak_memory
 from lib.models import MLP, SmallCNN
@@ -137,14 +137,9 @@ def sizes_for(profile: str) -> NaturalGradientSizes:
 def tasks_to_run(sizes: NaturalGradientSizes, *, profile: str, device: torch.device) -> tuple[list[str], list[str]]:
     """``(tasks, messages)``: the profile's task plus each optional task whose dataset is present and
     that is affordable (paper profile or CUDA); a message says why an optional task is skipped."""
-    tasks, messages = [sizes.task], []
-    for name in OPTIONAL_TASKS:
-        reason = optional_skip_reason(TASKS[name][0], TASKS[name][2], profile=profile, device=device)
-        if reason is None:
-            tasks.append(name)
-        else:
-            messages.append(reason)
-    return tasks, messages
+    optional, messages = optional_runs({name: (TASKS[name][0], TASKS[name][2]) for name in OPTIONAL_TASKS},
+                                       profile=profile, device=device)
+    return [sizes.task] + optional, messages
 
 
 def load_task(config: dict) -> RegressionTask:

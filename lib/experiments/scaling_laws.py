@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from lib.data.tasks import RegressionTask, image_regression_task
-from lib.experiments import config_device, optional_skip_reason
+from lib.experiments import config_device, optional_runs
 from lib.kernel_regression import kernel_regression, relu_ntk_matrix
 from lib.models import MLP
 from lib.ntk import empirical_ntk
@@ -51,14 +51,9 @@ OPTIONAL_TASKS = ("cifar10_binary",)
 def tasks_to_run(sizes: ScalingSizes, *, profile: str, device: torch.device) -> tuple[list[str], list[str]]:
     """``(tasks, messages)``: the profile's tasks plus each optional task whose dataset is present and
     for which the run is affordable (paper profile or CUDA); a message says why one is skipped."""
-    tasks, messages = list(sizes.tasks), []
-    for name in OPTIONAL_TASKS:
-        reason = optional_skip_reason(TASKS[name][0], TASKS[name][2], profile=profile, device=device)
-        if reason is None:
-            tasks.append(name)
-        else:
-            messages.append(reason)
-    return tasks, messages
+    optional, messages = optional_runs({name: (TASKS[name][0], TASKS[name][2]) for name in OPTIONAL_TASKS},
+                                       profile=profile, device=device)
+    return list(sizes.tasks) + optional, messages
 
 
 @dataclass(frozen=True)
