@@ -26,6 +26,7 @@ from lib.measure import Measurement, measure
 from lib.models import MLP, SmallCNN
 from lib.ntk import empirical_ntk
 
+
 # ---------------------------------------------------------------- baselines
 def _single(model: torch.nn.Module):
     def fnet_single(params, x):
@@ -175,7 +176,7 @@ def main() -> None:
         print("\n### (ii) sweeps (times in ms: tutorial jacobian | lib structured | lib ntk_vp)")
         widths = [64, 128] if args.quick else [256, 512, 1024, 2048]
         def sweep_row(model: MLP, xa: torch.Tensor, xb: torch.Tensor) -> None:
-            r = {key: measure(fn, device, repeats=1) for key, fn in {
+            r = {key: measure(fn, device, repeats=1) for key, fn in {  # noqa: B023
                 "tj": lambda: tutorial_jacobian_contraction(model, xa, xb),
                 "st": lambda: empirical_ntk(model, xa, xb, method="structured"),
                 "vp": lambda: empirical_ntk(model, xa, xb, method="ntk_vp")}.items()}
@@ -199,7 +200,8 @@ def main() -> None:
         total = 200 if args.quick else 2000
         small = SmallCNN(3, 16, 3, 10, generator=gen).to(device)
         xs = torch.randn(total, 3, 32, 32, generator=gen).to(device)
-        m = measure(lambda: empirical_ntk(small, xs, method="jacobian", batch_size=250), device, repeats=1)
+        m = measure(lambda: empirical_ntk(small, xs, method="jacobian", batch_size=250), device,  # noqa: B023
+                    repeats=1)
         print(f"\n### (iii b) tiled {total}x{total} full kernel of a 16-channel CNN (generic 'jacobian' path, "
               f"tiles of 250): {m.seconds:.1f} s, peak {fmt_bytes(m.peak_bytes)}, output "
               f"{fmt_bytes(m.result.numel() * 4)}")

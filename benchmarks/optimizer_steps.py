@@ -29,7 +29,8 @@ def main() -> None:
         parser.error("--device cuda, but torch sees no CUDA device.")
     print(f"# one full-batch step, MLP (1 hidden layer, NTK parametrization, float64), N = {args.n}, "
           f"NK = {10 * args.n}, device {args.device}, threads {torch.get_num_threads()}")
-    print(f"{'width':>6s} {'P':>10s} {'optimizer':>9s} {'time':>10s} {'peak mem':>11s} {'time / GD':>9s} {'mem / GD':>9s}")
+    print(f"{'width':>6s} {'P':>10s} {'optimizer':>9s} {'time':>10s} {'peak mem':>11s} "
+          f"{'time / GD':>9s} {'mem / GD':>9s}")
     for width in args.widths:
         rows = {}
         for optimizer, lr in (("gd", 0.1), ("adam", 1e-3), ("ngd", None)):

@@ -40,11 +40,16 @@ def band(ax: plt.Axes, x: Sequence[float], runs: np.ndarray, *, label: str | Non
     ax.fill_between(x, mean - sem, mean + sem, color=line.get_color(), alpha=0.2, linewidth=0)
 
 
-def caption(text: str, *, profile: str, seeds: Sequence[int] | int, device: str) -> str:
-    """A figure caption that states what to see and how the numbers were produced."""
+def caption(text: str, *, profile: str, seeds: Sequence[int] | int, device: str, bands: str | None = None) -> str:
+    """A figure caption that states what to see and how the numbers were produced.
+
+    ``bands`` says what the bands or error bars show (default: ±1 s.e. over seeds).
+    """
     seeds = list(range(seeds)) if isinstance(seeds, int) else list(seeds)
-    shown = f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} ({', '.join(map(str, seeds[:5]))}{', …' if len(seeds) > 5 else ''})"
-    return f"{text.rstrip('.')}. Profile '{profile}', {shown}, bands ±1 s.e. over seeds, run on {device}."
+    listed = ", ".join(map(str, seeds[:5])) + (", …" if len(seeds) > 5 else "")
+    shown = f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} ({listed})"
+    bands = bands or "bands ±1 s.e. over seeds"
+    return f"{text.rstrip('.')}. Profile '{profile}', {shown}, {bands}, run on {device}."
 
 
 def save_figure(fig: plt.Figure, path: str | Path, *, text: str, profile: str, seeds: Sequence[int] | int,

@@ -9,10 +9,27 @@ import pytest
 import torch
 from torch import nn
 
-from lib.bandits import (AGENTS, AgentSpec, ContextualBandit, NeuralAgent, agent_spec, disjoint_encoding,
-                         make_bandit, plain_network, run_bandit, symmetric_network, theory_gamma)
-from lib.bandits.posterior import (DiagonalPrecision, FeaturePrecision, IncrementalCholesky, KernelPosterior,
-                                   log_evidence, maximize_evidence)
+from lib.bandits import (
+    AGENTS,
+    AgentSpec,
+    ContextualBandit,
+    NeuralAgent,
+    agent_spec,
+    disjoint_encoding,
+    make_bandit,
+    plain_network,
+    run_bandit,
+    symmetric_network,
+    theory_gamma,
+)
+from lib.bandits.posterior import (
+    DiagonalPrecision,
+    FeaturePrecision,
+    IncrementalCholesky,
+    KernelPosterior,
+    log_evidence,
+    maximize_evidence,
+)
 from lib.bandits.theory import TheoryConstants, theory_step_size
 from lib.data import DatasetNotFoundError, is_available
 from lib.experiments import bandits as ch3

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools.book import check_site, chapter_notebooks, resolve_document, toc_files
+from tools.book import chapter_notebooks, check_site, resolve_document, toc_files
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK = [sys.executable, str(REPO / "tools" / "book.py")]

@@ -7,9 +7,20 @@ import numpy as np
 import pytest
 import torch
 
-from lib.continual import (Budget, ContinualMetrics, average_accuracy, average_forgetting, evaluate,
-                           forgetting_per_task, learning_accuracy, make_sequence, rotated_mnist, run_sequence,
-                           split_dataset, train_on_task)
+from lib.continual import (
+    Budget,
+    ContinualMetrics,
+    average_accuracy,
+    average_forgetting,
+    evaluate,
+    forgetting_per_task,
+    learning_accuracy,
+    make_sequence,
+    rotated_mnist,
+    run_sequence,
+    split_dataset,
+    train_on_task,
+)
 from lib.continual.benchmarks import BENCHMARKS, available
 from lib.continual.sequential import task_logits
 from lib.data import load_dataset

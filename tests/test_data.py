@@ -15,8 +15,15 @@ import pytest
 import torch
 
 import lib.data.uci as uci
-from lib.data import (DATASETS, DatasetCorruptError, DatasetNotFoundError, is_available, load_dataset,
-                      load_tiny_imagenet, standardize)
+from lib.data import (
+    DATASETS,
+    DatasetCorruptError,
+    DatasetNotFoundError,
+    is_available,
+    load_dataset,
+    load_tiny_imagenet,
+    standardize,
+)
 
 SHARED = Path(os.environ.get("NTK_BOOK_DATA", ""))
 needs_shared = pytest.mark.skipif(not (SHARED / "MNIST").is_dir(),

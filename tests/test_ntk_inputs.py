@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import devices
 from torch import nn
 
 from lib.models import MLP, WideResNet
 from lib.ntk import empirical_ntk, gauss_newton_step, jacobian, ntk_vp, relu_ntk
-from conftest import devices
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ from torch.func import functional_call, jacrev
 
 from lib.models import MLP, SmallCNN
 from lib.ntk import empirical_ntk, jacobian, ntk_vp
-from conftest import devices
 
 METHODS = ["structured", "jacobian", "ntk_vp", "auto"]
 

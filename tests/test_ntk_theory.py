@@ -6,12 +6,19 @@ import math
 
 import pytest
 import torch
-from torch import nn
+from test_ntk_kernels import reference_jacobian, reference_ntk
 
 from lib.models import MLP
-from lib.ntk import (apply_step, empirical_ntk, gauss_newton_step, gradient_descent_mse, jacobian, kernel_matrix,
-                     linearize, output_loss_derivatives, relu_ntk)
-from test_ntk_kernels import reference_jacobian, reference_ntk
+from lib.ntk import (
+    apply_step,
+    empirical_ntk,
+    gauss_newton_step,
+    gradient_descent_mse,
+    kernel_matrix,
+    linearize,
+    output_loss_derivatives,
+    relu_ntk,
+)
 
 
 @pytest.mark.parametrize("depth", [0, 1, 3])
@@ -82,7 +89,8 @@ def test_linearized_model_is_first_order_taylor_expansion(generator):
     with torch.no_grad():
         for p, dp in zip(lin.params, delta):
             p.add_(dp)
-    expected = model(x) + torch.einsum("nkp,p->nk", reference_jacobian(model, x), torch.cat([d.flatten() for d in delta]))
+    flat_delta = torch.cat([d.flatten() for d in delta])
+    expected = model(x) + torch.einsum("nkp,p->nk", reference_jacobian(model, x), flat_delta)
     torch.testing.assert_close(lin(x), expected, rtol=1e-12, atol=1e-12)
     # its NTK is the original network's NTK at θ₀, wherever it is evaluated
     torch.testing.assert_close(empirical_ntk(lin, x), reference_ntk(model, x, x), rtol=1e-10, atol=1e-12)
@@ -104,7 +112,8 @@ def test_closed_form_gd_matches_training_the_linearized_model(generator):
         (0.5 * ((lin(x_train) - y) ** 2).sum()).backward()
         optimizer.step()
     dynamics = gradient_descent_mse(kernel, y, learning_rate=lr)
-    torch.testing.assert_close(dynamics.train(f0_train, steps, steps=True), lin(x_train).detach(), rtol=1e-9, atol=1e-10)
+    torch.testing.assert_close(dynamics.train(f0_train, steps, steps=True), lin(x_train).detach(),
+                               rtol=1e-9, atol=1e-10)
     predicted = dynamics.test(f0_test, empirical_ntk(model, x_test, x_train), f0_train, steps, steps=True)
     torch.testing.assert_close(predicted, lin(x_test).detach(), rtol=1e-9, atol=1e-10)
 

@@ -10,9 +10,9 @@ import torch
 from torch import nn
 
 from lib.kernel_regime import calibrate_batchnorm, jacobian_change, measure_change, parameter_change
-from lib.scaling import fit_power_law
 from lib.models import MLP, CenteredModel
 from lib.ntk import empirical_ntk, gradient_descent_mse, kernel_distance, relative_frobenius_error
+from lib.scaling import fit_power_law
 from lib.training import accuracy, train, training_loss
 from tests.test_ntk_kernels import reference_jacobian, reference_ntk
 

@@ -166,7 +166,8 @@ def check_site(site: Path, html: Path) -> None:
         return ids_cache[page]
 
     for page in pages:
-        if page.parent.name in {"_static", "_sources", "_images"} or "genindex" in page.name or page.name == "search.html":
+        skipped = page.parent.name in {"_static", "_sources", "_images"}
+        if skipped or "genindex" in page.name or page.name == "search.html":
             continue
         soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
         for tag, attribute in (("a", "href"), ("img", "src"), ("link", "href"), ("script", "src")):

@@ -9,8 +9,17 @@
 * :mod:`lib.bandits.run` — play an agent and record regret, γ and bonuses.
 """
 
-from lib.bandits.agents import AGENTS, EXPLORATIONS, UNCERTAINTIES, VARIANTS, AgentSpec, NeuralAgent, \
-    RandomAgent, agent_spec, make_agent
+from lib.bandits.agents import (
+           AGENTS,
+           EXPLORATIONS,
+           UNCERTAINTIES,
+           VARIANTS,
+           AgentSpec,
+           NeuralAgent,
+           RandomAgent,
+           agent_spec,
+           make_agent,
+)
 from lib.bandits.environments import BANDIT_DATASETS, ContextualBandit, disjoint_encoding, make_bandit
 from lib.bandits.networks import plain_network, symmetric_network
 from lib.bandits.run import BanditRun, run_bandit

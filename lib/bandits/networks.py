@@ -45,7 +45,8 @@ class SymmetricNetwork(nn.Module):
         layers: list[nn.Module] = []
         fan_in = 2 * in_features
         for _ in range(depth):
-            layer = DenseLayer(fan_in, width, parametrization=parametrization, bias=False, generator=generator).to(dtype)
+            layer = DenseLayer(fan_in, width, parametrization=parametrization, bias=False,
+                               generator=generator).to(dtype)
             std = math.sqrt(4.0 / width)
             block = torch.randn(half, fan_in // 2, generator=generator, dtype=layer.weight.dtype)
             with torch.no_grad():

@@ -12,9 +12,21 @@ Convention: ``accuracy[t][i]`` is the test accuracy on task ``i`` after training
 ``0..t`` (rows: training progress; columns: tasks), a ``[T, T]`` matrix kept in full.
 """
 
-from lib.continual.benchmarks import BENCHMARKS, ContinualTask, TaskSequence, make_sequence, rotated_mnist, split_dataset
-from lib.continual.metrics import (ContinualMetrics, average_accuracy, average_forgetting, forgetting_per_task,
-                                   learning_accuracy)
+from lib.continual.benchmarks import (
+                                   BENCHMARKS,
+                                   ContinualTask,
+                                   TaskSequence,
+                                   make_sequence,
+                                   rotated_mnist,
+                                   split_dataset,
+)
+from lib.continual.metrics import (
+                                   ContinualMetrics,
+                                   average_accuracy,
+                                   average_forgetting,
+                                   forgetting_per_task,
+                                   learning_accuracy,
+)
 from lib.continual.sequential import SETTINGS, Budget, SequenceResult, evaluate, run_sequence, train_on_task
 
 __all__ = [

@@ -91,7 +91,7 @@ def rotated_mnist(angles: list[float], n_train: int, n_test: int, *, seed: int, 
         i = _sample(len(train), n_train, generator, "MNIST train")
         j = _sample(len(test), n_test, generator, "MNIST test")
 
-        def turn(x: torch.Tensor) -> torch.Tensor:
+        def turn(x: torch.Tensor, angle: float = angle) -> torch.Tensor:
             return rotate(x, float(angle), interpolation=InterpolationMode.BILINEAR) if angle % 360 else x
 
         tasks.append(ContinualTask(f"rotated {angle:g}°", turn(train.subset(i).features()), train.y[i].long(),
@@ -116,7 +116,8 @@ def split_dataset(name: str, n_train_per_class: int | None, n_test_per_class: in
         task_classes = [list(range(t * per_task, (t + 1) * per_task)) for t in range(num_tasks)]
     order = [c for classes in task_classes for c in classes]
     if len(set(order)) != len(order) or not all(0 <= c < train.num_classes for c in order):
-        raise ValueError(f"task_classes must be disjoint class indices in 0..{train.num_classes - 1}; got {task_classes}.")
+        raise ValueError(f"task_classes must be disjoint class indices in 0..{train.num_classes - 1}; "
+                         f"got {task_classes}.")
     relabel = torch.full((train.num_classes,), -1, dtype=torch.long)
     relabel[torch.tensor(order)] = torch.arange(len(order))
     generator = torch.Generator().manual_seed(seed)

@@ -121,7 +121,8 @@ def train_on_task(model: nn.Module, task: ContinualTask, setting: str, budget: B
             logits = task_logits(model(task.x_train[idx].to(device)), task, setting)
             loss = F.cross_entropy(logits, task.labels_train[idx].to(device))
             if not torch.isfinite(loss):
-                raise FloatingPointError(f"Training on {task.name} diverged (loss {loss.item()}); lower the learning rate.")
+                raise FloatingPointError(f"Training on {task.name} diverged (loss {loss.item()}); "
+                                         "lower the learning rate.")
             if optimizer is not None:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

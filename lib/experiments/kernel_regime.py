@@ -21,14 +21,20 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from lib.data.synthetic import regression_1d
 from lib.data import load_dataset
+from lib.data.synthetic import regression_1d
 from lib.data.tasks import image_regression_task
 from lib.experiments import config_device
 from lib.kernel_regime import calibrate_batchnorm, measure_change
 from lib.models import MLP, CenteredModel, WideResNet
-from lib.ntk import (empirical_ntk, gradient_descent_mse, kernel_matrix, ntk_gp_posterior, relative_frobenius_error,
-                     relu_ntk)
+from lib.ntk import (
+    empirical_ntk,
+    gradient_descent_mse,
+    kernel_matrix,
+    ntk_gp_posterior,
+    relative_frobenius_error,
+    relu_ntk,
+)
 from lib.profiles import pick_profile
 from lib.training import accuracy, train, training_loss
 

@@ -11,13 +11,13 @@ Conventions (shared by every function here):
 """
 
 from lib.ntk.checks import check_model
+from lib.ntk.compare import kernel_distance, relative_frobenius_error
 from lib.ntk.contract import MODES
 from lib.ntk.empirical import METHODS, empirical_ntk, ntk_vp
 from lib.ntk.infinite import relu_ntk
 from lib.ntk.jacobian import jacobian
 from lib.ntk.linearize import LinearizedModel, linearize
 from lib.ntk.natural_gradient import GaussNewtonStep, apply_step, gauss_newton_step, output_loss_derivatives
-from lib.ntk.compare import kernel_distance, relative_frobenius_error
 from lib.ntk.predict import MSEDynamics, NTKGaussianProcess, gradient_descent_mse, kernel_matrix, ntk_gp_posterior
 from lib.ntk.spectral import SpectralNormEstimate, gram_eigenvalues, jacobian_difference_norm
 from lib.ntk.structured import StructuredNotSupported

@@ -27,8 +27,13 @@ from lib.ntk.checks import check_inputs, check_model, check_outputs, check_pair
 from lib.ntk.contract import check_mode, symmetrize, transpose
 from lib.ntk.functional import FunctionalModel, functional_model
 from lib.ntk.jacobian import jacobian_blocks
-from lib.ntk.structured import (StructuredNotSupported, check_structured_support, kernel_from_factors, layer_factors,
-                                split_factors)
+from lib.ntk.structured import (
+    StructuredNotSupported,
+    check_structured_support,
+    kernel_from_factors,
+    layer_factors,
+    split_factors,
+)
 
 METHODS = ("auto", "structured", "jacobian", "ntk_vp")
 AUTO_JACOBIAN_BYTES = 2 * 1024**3

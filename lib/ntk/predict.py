@@ -57,7 +57,9 @@ class MSEDynamics:
         return lam <= 1e-12 * lam.max().clamp_min(1e-300)
 
     def _decay(self, t: float, steps: bool) -> torch.Tensor:
-        """Diagonal of ``e^{−ηΘt}`` (flow) or ``(I − ηΘ)^t`` (steps) in the eigenbasis; at ``t = ∞``, 1 on the null space."""
+        """Diagonal of ``e^{−ηΘt}`` (flow) or ``(I − ηΘ)^t`` (steps) in the eigenbasis.
+
+        At ``t = ∞`` it is 1 on the null space and 0 elsewhere."""
         if math.isinf(t):
             return self._null().to(self.eigenvalues.dtype)
         lam, eta = self.eigenvalues, self.learning_rate

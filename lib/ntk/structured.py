@@ -137,7 +137,8 @@ def layer_factors(model: nn.Module, x: torch.Tensor) -> tuple[list[_LayerFactor]
             # [N, ..., in] inputs: sum the outer products over the extra axes.
             g = grad.reshape(k, n, -1, grad.shape[-1])
             a_flat = a.reshape(n, -1, a.shape[-1])
-            blocks = [weight_scale * torch.einsum("knto,nti->knoi", g, a_flat).reshape(k, n, -1)] if weight_scale else []
+            blocks = ([weight_scale * torch.einsum("knto,nti->knoi", g, a_flat).reshape(k, n, -1)]
+                      if weight_scale else [])
             if bias_scale:
                 blocks.append(bias_scale * g.sum(2))
             factors.append(_LayerFactor(layer_jacobian=torch.cat(blocks, dim=2)))
@@ -145,7 +146,8 @@ def layer_factors(model: nn.Module, x: torch.Tensor) -> tuple[list[_LayerFactor]
             unfolded = F.unfold(a, module.kernel_size, dilation=module.dilation, padding=module.padding,
                                 stride=module.stride)  # [N, C_in*kh*kw, L]
             g = grad.reshape(k, n, grad.shape[2], -1)  # [K, N, C_out, L]
-            blocks = [weight_scale * torch.einsum("knol,nil->knoi", g, unfolded).reshape(k, n, -1)] if weight_scale else []
+            blocks = ([weight_scale * torch.einsum("knol,nil->knoi", g, unfolded).reshape(k, n, -1)]
+                      if weight_scale else [])
             if bias_scale:
                 blocks.append(bias_scale * g.sum(3))
             factors.append(_LayerFactor(layer_jacobian=torch.cat(blocks, dim=2)))
