@@ -3,25 +3,44 @@
 An *experiment* is a function ``fn(config) -> result`` whose result depends only
 on the JSON-serialisable ``config`` (seeds included) and on the code. Each
 result is stored under ``<root>/<experiment name>/<key>.pt`` where ``key`` is
-the SHA-256 of the canonical JSON of ``{"experiment", "config", "code"}``; the
-*code version* is a hash of the ``lib`` sources plus the experiment function's
-own source, so editing the code never serves a stale result.
+the SHA-256 of the canonical JSON of ``{"experiment", "config", "code"}``.
 
-Writes are atomic (temporary file in the same folder, then ``os.replace``), so a
-run killed mid-write never leaves a half-written result behind, and a sweep that
-is killed resumes from the configs it had finished.
+The *code version* hashes the experiment function's own source and the source of
+every ``lib`` module it can reach through imports (its module's static import
+closure, lazy imports inside functions included, plus the ``__init__`` of each
+package on the way). Editing code the experiment uses recomputes it; editing code
+it cannot reach (the figures, another chapter) keeps its results.
+
+Safety:
+
+* results are written atomically (temporary file in the same folder, then
+  ``os.replace``), so a run killed mid-write leaves no half-written result, and a
+  killed sweep resumes from the configs it had finished;
+* the results folder is checked to be writable *before* an experiment runs, so a
+  read-only root fails in a second, not after hours of work;
+* results are read with ``torch.load(weights_only=True)`` (no arbitrary code from a
+  shared or downloaded results folder); an entry that cannot be read, or whose stored
+  config does not match its key, is reported, moved aside as ``*.corrupt-<time>``
+  and recomputed;
+* results may hold ``dict``/``list``/``tuple``/``str``/numbers/``bool``/``None``/tensors;
+  NumPy arrays and scalars are converted to tensors and Python numbers. A result of
+  another type is returned to the caller but not stored (with a warning).
 
 The default root is ``$NTK_BOOK_RESULTS`` or ``results/`` in the checkout.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
 import hashlib
 import inspect
 import json
 import os
+import sys
 import tempfile
+import time
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
@@ -31,7 +50,7 @@ import torch
 
 from lib.paths import default_results_root
 
-__all__ = ["ResultsCache", "code_version", "config_key"]
+__all__ = ["ResultsCache", "code_version", "config_key", "lib_import_closure"]
 
 
 def _canonical(obj: Any) -> Any:
@@ -57,25 +76,106 @@ def _canonical(obj: Any) -> Any:
     )
 
 
-@functools.lru_cache(maxsize=1)
-def _lib_source_hash() -> str:
-    root = Path(__file__).resolve().parent
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*.py")):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
+_LIB_ROOT = Path(__file__).resolve().parent
+
+
+def _module_file(module: str) -> Path | None:
+    """The source file of ``lib`` module ``module`` (``lib.x.y``), or ``None`` if it is no lib module."""
+    if module != "lib" and not module.startswith("lib."):
+        return None
+    parts = module.split(".")[1:]
+    base = _LIB_ROOT.joinpath(*parts)
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _module_name(path: Path) -> str:
+    rel = path.relative_to(_LIB_ROOT).with_suffix("")
+    parts = [p for p in rel.parts if p != "__init__"]
+    return ".".join(["lib", *parts])
+
+
+@functools.cache
+def _direct_imports(path: Path, mtime_ns: int) -> frozenset[str]:
+    """The ``lib`` modules that ``path`` imports anywhere in its body (``mtime_ns`` keys the memo)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    package = _module_name(path) if path.name == "__init__.py" else _module_name(path).rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+                module = ".".join(base + ([node.module] if node.module else []))
+            else:
+                module = node.module or ""
+            found.add(module)
+            found.update(f"{module}.{alias.name}" for alias in node.names)  # submodules named in from-imports
+    return frozenset(m for m in found if _module_file(m) is not None)
+
+
+def lib_import_closure(module: str) -> list[Path]:
+    """Source files of every ``lib`` module that importing ``module`` can execute, sorted.
+
+    Follows static imports (also those inside functions) and adds the ``__init__.py`` of each
+    parent package, since importing ``lib.a.b`` runs ``lib/__init__.py`` and ``lib/a/__init__.py``.
+    """
+    seen: set[Path] = set()
+    stack = [module]
+    while stack:
+        name = stack.pop()
+        names = [name] + [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]
+        for candidate in names:
+            path = _module_file(candidate)
+            if path is None or path in seen:
+                continue
+            seen.add(path)
+            stack.extend(_direct_imports(path, path.stat().st_mtime_ns))
+    return sorted(seen)
 
 
 def code_version(fn: Callable[..., Any] | None = None) -> str:
-    """Hash of the ``lib`` sources, plus ``fn``'s source when it can be read."""
-    digest = hashlib.sha256(_lib_source_hash().encode())
+    """Hash of the code an experiment depends on (module docstring).
+
+    For a function defined in ``lib``: its source plus the sources of its module's ``lib`` import
+    closure. For a function defined elsewhere (a test, a notebook): its source plus every ``lib``
+    module (conservative: it may use any of them). ``None`` hashes all of ``lib``.
+    """
+    module = getattr(fn, "__module__", None) if fn is not None else None
+    files = lib_import_closure(module) if module and _module_file(module) else sorted(_LIB_ROOT.rglob("*.py"))
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(str(path.relative_to(_LIB_ROOT)).encode())
+        digest.update(path.read_bytes())
     if fn is not None:
         try:
             digest.update(inspect.getsource(fn).encode())
         except (OSError, TypeError):  # defined interactively: fall back to its name
             digest.update(getattr(fn, "__qualname__", repr(fn)).encode())
     return digest.hexdigest()[:16]
+
+
+def _storable(obj: Any) -> Any:
+    """``obj`` with NumPy values converted; raises ``TypeError`` naming the first unsupported value."""
+    if isinstance(obj, Mapping):
+        return {k: _storable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        converted = [_storable(v) for v in obj]
+        return converted if isinstance(obj, list) else tuple(converted)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:  # before the Python types: numpy.float64 is a float subclass that pickles as NumPy
+        if isinstance(obj, numpy.ndarray):
+            return torch.from_numpy(obj.copy())
+        if isinstance(obj, numpy.generic):
+            return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str, torch.Tensor)):
+        return obj
+    raise TypeError(f"cannot store a {type(obj).__name__} in the results cache (allowed: dict, list, tuple, str, "
+                    "numbers, bool, None, tensors, NumPy arrays)")
 
 
 def config_key(experiment: str, config: Any, code: str) -> str:
@@ -108,17 +208,61 @@ class ResultsCache:
         return self.root / name / f"{key}.pt"
 
     def contains(self, fn: Callable[..., Any], config: Any, *, name: str | None = None) -> bool:
+        """Whether a stored result of ``fn(config)`` exists (it is validated when it is read)."""
         return self.enabled and self.path_for(fn, config, name=name).exists()
 
     def run(self, fn: Callable[[Any], Any], config: Any, *, name: str | None = None) -> Any:
         """Return the cached result of ``fn(config)``, computing and storing it if needed."""
         path = self.path_for(fn, config, name=name)
-        if self.enabled and path.exists():
-            return torch.load(path, map_location="cpu", weights_only=False)["result"]
+        if self.enabled:
+            if path.exists():
+                found, result = self._load(path, config)
+                if found:
+                    return result
+            self._check_writable(path.parent)
         result = fn(config)
         if self.enabled:
-            self._atomic_save({"config": _canonical(config), "result": result}, path)
+            try:
+                stored = _storable(result)
+            except TypeError as error:
+                warnings.warn(f"The result of {path.parent.name} was computed but not cached: {error}.", stacklevel=2)
+                return result
+            self._atomic_save({"config": _canonical(config), "result": stored}, path)
         return result
+
+    def _load(self, path: Path, config: Any) -> tuple[bool, Any]:
+        """``(True, result)`` for a sound entry; otherwise the entry is moved aside and ``(False, None)``."""
+        try:
+            payload = torch.load(path, map_location="cpu", weights_only=True)
+            if not isinstance(payload, dict) or "result" not in payload:
+                raise ValueError("it holds no 'result'")
+            if payload.get("config") != _canonical(config):
+                raise ValueError("its stored config differs from the config of its key")
+        except Exception as error:  # any unreadable entry is recomputed, never trusted
+            aside = path.with_name(f"{path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            try:
+                os.replace(path, aside)
+                where = f"moved to {aside}"
+            except OSError:
+                where = "left in place (the folder is not writable)"
+            warnings.warn(f"Results cache entry {path} could not be read ({type(error).__name__}: {error}); "
+                          f"it was {where} and the result is recomputed.", stacklevel=3)
+            return False, None
+        return True, payload["result"]
+
+    @staticmethod
+    def _check_writable(folder: Path) -> None:
+        """Raise ``PermissionError`` now, before an experiment runs, if its result could not be stored."""
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=folder, prefix=".write-check.", suffix=".tmp")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as error:
+            raise PermissionError(
+                f"The results folder {folder} is not writable ({error.strerror or error}); results would be "
+                "lost after computing them. Point NTK_BOOK_RESULTS (or ResultsCache(root=...)) at a writable "
+                "folder, or use ResultsCache(enabled=False) to compute without storing.") from error
 
     def sweep(
         self,
