@@ -20,7 +20,21 @@ class PowerLawFit:
     intercept: float
 
     def __call__(self, x: np.ndarray | Sequence[float]) -> np.ndarray:
+        """The fitted ``y`` at ``x``."""
         return np.exp(self.intercept) * np.asarray(x, dtype=float) ** self.slope
+
+    def solve(self, y: float) -> float:
+        """The ``x`` at which the fitted law reaches ``y`` (an extrapolation outside the fitted range)."""
+        if y <= 0 or self.slope == 0:
+            raise ValueError(f"Need y > 0 and a non-zero slope to invert a power law; got y={y}, slope={self.slope}.")
+        return float(np.exp((np.log(y) - self.intercept) / self.slope))
+
+
+def crossover(a: PowerLawFit, b: PowerLawFit) -> float:
+    """The ``x`` where two fitted power laws cross (``inf`` for parallel laws); an extrapolation."""
+    if abs(a.slope - b.slope) < 1e-12:
+        return float("inf")
+    return float(np.exp((b.intercept - a.intercept) / (a.slope - b.slope)))
 
 
 def fit_power_law(x: Sequence[float], y: Sequence[float]) -> PowerLawFit:
@@ -98,3 +112,71 @@ def bootstrap_power_law(x: Sequence[float], per_example: np.ndarray, *, resample
     tail = 100 * (1 - confidence) / 2
     low, high = np.percentile(slopes, [tail, 100 - tail])
     return BootstrapPowerLaw(fit, float(low), float(high), slopes, confidence)
+
+
+@dataclass(frozen=True)
+class ExponentFit:
+    """A data-scaling exponent ``α`` (``error ≈ a·n^{−α}``) with a bootstrap interval over repetitions.
+
+    Attributes:
+        fit: the power law fitted to the mean curve over all repetitions.
+        low, high: percentile interval of ``α``.
+        confidence: e.g. 0.95.
+        n: number of repetitions; method: how they were resampled.
+    """
+
+    fit: PowerLawFit
+    low: float
+    high: float
+    confidence: float
+    n: int
+    method: str
+
+    @property
+    def exponent(self) -> float:
+        """``α = −slope``."""
+        return -self.fit.slope
+
+    @property
+    def interval(self):
+        """The exponent as a :class:`lib.stats.Interval` (for verdicts and words)."""
+        from lib.stats import Interval
+
+        return Interval(self.exponent, self.low, self.high, self.confidence, self.n, float("nan"), self.method)
+
+    def text(self, fmt: str = ".2f") -> str:
+        """``"0.42 [0.38, 0.47]"``."""
+        return f"{self.exponent:{fmt}} [{self.low:{fmt}}, {self.high:{fmt}}]"
+
+
+def power_law_exponent(x: Sequence[float], runs: np.ndarray, *, groups: Sequence[int] | None = None,
+                       confidence: float = 0.95, resamples: int = 2000, seed: int = 0) -> ExponentFit:
+    """Fit ``mean error ≈ a·x^{−α}`` over all ``x`` and bootstrap ``α`` over repetitions.
+
+    Args:
+        x: ``[X]`` sizes (positive).
+        runs: ``[R, X]`` mean test error of each repetition (seed, or seed × data draw) at each size.
+        groups: optional ``[R]`` data-draw label of each row: then draws are resampled, and seeds within
+            them (:func:`lib.stats.bootstrap_rows`), so the interval covers data-draw variation too.
+    """
+    from lib.stats import bootstrap_rows
+
+    xs = np.asarray(x, dtype=float)
+    y = np.asarray(runs, dtype=float)
+    if y.ndim != 2 or y.shape[1] != len(xs):
+        raise ValueError(f"runs must have shape [repetitions, len(x)={len(xs)}]; got {y.shape}.")
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be in (0, 1); got {confidence}.")
+    fit = fit_power_law(xs, y.mean(axis=0))
+    index = bootstrap_rows(y.shape[0], groups=groups, resamples=resamples, seed=seed)
+    means = y[index].mean(axis=1)  # [B, X]
+    keep = np.all(means > 0, axis=1)
+    if keep.mean() < 0.5:
+        raise ValueError("Most bootstrap replicates had a zero mean error at some size; use more test examples.")
+    lx = np.log(xs) - np.log(xs).mean()
+    logs = np.log(means[keep])
+    slopes = (logs - logs.mean(axis=1, keepdims=True)) @ lx / (lx @ lx)
+    tail = 100 * (1 - confidence) / 2
+    lo, hi = np.percentile(-slopes, [tail, 100 - tail])
+    method = "cluster bootstrap over data draws and seeds" if groups is not None else "bootstrap over seeds"
+    return ExponentFit(fit, float(lo), float(hi), confidence, y.shape[0], method)

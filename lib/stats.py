@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as scipy_stats
 
-__all__ = ["Interval", "Verdict", "TrendMethod", "PairedMethod", "paired_difference", "trend", "holm",
+__all__ = ["Interval", "Verdict", "TrendMethod", "PairedMethod", "paired_difference", "trend", "holm", "bootstrap_rows",
            "verdict_of", "describe", "mean_interval"]
 
 
@@ -147,6 +147,33 @@ def _slope(x: np.ndarray, y: np.ndarray) -> float:
     return float((xc * (y - y.mean())).sum() / (xc * xc).sum())
 
 
+def bootstrap_rows(rows: int, *, groups: Sequence[int] | None = None, resamples: int = 4000,
+                   seed: int = 0) -> np.ndarray:
+    """Row indices ``[resamples, rows]`` of bootstrap replicates of ``rows`` repetitions.
+
+    Without ``groups`` rows are resampled as independent. With ``groups`` (one cluster label per row,
+    e.g. the data draw a seed ran on) the bootstrap is two-stage: clusters are drawn with replacement,
+    then rows with replacement within each drawn cluster (Davison & Hinkley 1997, §3.8).
+    """
+    if rows < 2:
+        raise ValueError(f"A bootstrap interval needs at least 2 repetitions; got {rows}. Run more seeds.")
+    rng = np.random.default_rng(seed)
+    if groups is None:
+        return rng.integers(0, rows, size=(resamples, rows))
+    labels = np.asarray(groups)
+    if labels.shape != (rows,):
+        raise ValueError(f"groups must give one label per row ({rows}); got shape {labels.shape}.")
+    clusters = [np.flatnonzero(labels == g) for g in np.unique(labels)]
+    if len(clusters) < 2:
+        raise ValueError("groups has a single cluster; a two-stage bootstrap needs at least 2 (e.g. data draws).")
+    index = np.empty((resamples, rows), dtype=int)
+    for b in range(resamples):
+        picked = rng.integers(0, len(clusters), size=len(clusters))
+        drawn = np.concatenate([rng.choice(clusters[c], size=len(clusters[c])) for c in picked])
+        index[b] = drawn if len(drawn) == rows else rng.choice(drawn, size=rows)
+    return index
+
+
 def trend(x: Sequence[float], runs: Sequence[Sequence[float]] | np.ndarray, *,
           method: TrendMethod | str = TrendMethod.LOG, groups: Sequence[int] | None = None,
           confidence: float = 0.95, resamples: int = 4000, seed: int = 0) -> Interval:
@@ -177,23 +204,7 @@ def trend(x: Sequence[float], runs: Sequence[Sequence[float]] | np.ndarray, *,
             raise ValueError(f"method='log' needs positive x; got {xs.tolist()}. Use method='linear'.")
         xs = np.log10(xs)
     r = y.shape[0]
-    if r < 2:
-        raise ValueError(f"A bootstrap interval needs at least 2 repetitions; got {r}. Run more seeds.")
-    rng = np.random.default_rng(seed)
-    if groups is None:
-        index = rng.integers(0, r, size=(resamples, r))
-    else:
-        labels = np.asarray(groups)
-        if labels.shape != (r,):
-            raise ValueError(f"groups must give one label per row of runs ({r}); got shape {labels.shape}.")
-        clusters = [np.flatnonzero(labels == g) for g in np.unique(labels)]
-        if len(clusters) < 2:
-            raise ValueError("groups has a single cluster; a two-stage bootstrap needs at least 2 (e.g. data draws).")
-        index = np.empty((resamples, r), dtype=int)
-        for b in range(resamples):
-            picked = rng.integers(0, len(clusters), size=len(clusters))
-            rows = np.concatenate([rng.choice(clusters[c], size=len(clusters[c])) for c in picked])
-            index[b] = rng.choice(rows, size=r) if len(rows) != r else rows
+    index = bootstrap_rows(r, groups=groups, resamples=resamples, seed=seed)
     means = y[index].mean(axis=1)  # [B, X]
     xc = xs - xs.mean()
     slopes = (means - means.mean(axis=1, keepdims=True)) @ xc / (xc @ xc)

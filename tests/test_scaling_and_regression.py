@@ -63,3 +63,23 @@ def test_tiled_infinite_kernel_equals_one_block(symmetric):
     torch.testing.assert_close(tiled, whole, rtol=1e-12, atol=1e-12)
     if symmetric:
         assert torch.equal(tiled, tiled.T)
+
+
+def test_power_law_exponent_over_runs_and_inversion():
+    from lib.scaling import crossover, power_law_exponent
+
+    rng = np.random.default_rng(0)
+    x = np.array([128, 256, 512, 1024, 2048])
+    draws = np.repeat(np.arange(5), 3)
+    runs = 2.0 * x ** -0.4 * np.exp(rng.normal(0, 0.03, size=(15, 1)) + rng.normal(0, 0.01, size=(15, 5)))
+    fit = power_law_exponent(x, runs, groups=draws, resamples=1000)
+    assert fit.low < 0.4 < fit.high and fit.exponent == pytest.approx(0.4, abs=0.02)
+    assert "draws" in fit.method and fit.interval.n == 15
+    assert fit.fit.solve(float(fit.fit(300.0))) == pytest.approx(300.0)
+    from lib.scaling import PowerLawFit
+
+    a, b = PowerLawFit(-0.5, 0.0), PowerLawFit(-0.25, -1.0)
+    cross = crossover(a, b)
+    assert a(cross) == pytest.approx(b(cross)) and crossover(a, a) == float("inf")
+    with pytest.raises(ValueError, match="shape"):
+        power_law_exponent(x, runs[:, :3])
