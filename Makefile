@@ -7,13 +7,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: book test setup clean benchmark
+.PHONY: book test setup clean benchmark sync
 
 book: $(STAMP)
 	$(PY) tools/book.py build --profile $(PROFILE)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# Write _config.yml's repository (url, branch) into every chapter's Colab badge, setup cell and metadata.
+sync: $(STAMP)
+	$(PY) tools/sync_notebooks.py
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/ntk_methods.py

@@ -24,13 +24,14 @@ import base64
 import io
 import os
 import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from textwrap import dedent
 from typing import Any
 
-__all__ = ["FigureCaptions", "Figures", "on_site", "plain_markdown", "record", "record_markdown", "recorded", "say",
-           "show_figure"]
+__all__ = ["FigureCaptions", "Figures", "on_site", "plain_markdown", "fill", "record", "record_markdown", "recorded",
+           "say", "show_figure"]
 
 _VALUES: dict[str, Any] = {}
 _FIGURE_NUMBERS: dict[str, str] = {}
@@ -103,27 +104,77 @@ def plain_markdown(text: str) -> str:
     return _ROLE.sub(replace, text)
 
 
+_FIELD = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+_NAME = re.compile(r"[A-Za-z_]\w*")
+
+
+def fill(template: str, values: Mapping[str, Any]) -> str:
+    """Fill the :meth:`str.format` fields of ``template`` with ``values``, leaving MyST and LaTeX braces alone.
+
+    ``{{``/``}}`` are literal braces and ``{name}``, ``{name:.2f}``, ``{name!r}``, ``{name.attr}``,
+    ``{name[key]}`` are fields, as with :meth:`str.format`. Unlike it, braces that cannot be a field are
+    kept as written: a role or directive name (``{cite}`x```, ``:::{note}``), LaTeX groups
+    (``$\\mathbb R^{K\\times P}$``, ``\\operatorname{tr}``, ``x_{t,a}``). A field whose name was neither
+    recorded nor passed raises :class:`KeyError`. Braces right after a letter, ``^``, ``_`` or ``\\`` are
+    LaTeX (``\\mathbb{R}``, ``x^{n}``), never fields; write ``x_{{{n}}}`` to put a value there.
+    """
+    formatter = string.Formatter()
+
+    def replace(match: re.Match[str]) -> str:
+        whole, body = match.group(0), match.group(1)
+        if whole in ("{{", "}}"):
+            return whole[0]
+        end, start = match.end(), match.start()
+        following = template[end:end + 1]
+        preceding = template[start - 1:start] if start else ""
+        name = _NAME.match(body)
+        if following == "`" or preceding in ("`", ":") or name is None:
+            return whole  # a MyST role or directive name, or a LaTeX group
+        if preceding.isalpha() or preceding in ("^", "_", "\\"):
+            return whole  # \\mathbb{R}, \\operatorname{tr}, x^{n}, x_{i}: LaTeX arguments, not fields
+        parts = re.fullmatch(r"([^!:]*)(?:!([rsa]))?(?::(.*))?", body, re.S)
+        if parts is None:
+            return whole
+        field, conversion, spec = parts.group(1), parts.group(2), parts.group(3) or ""
+        if name.group(0) not in values:
+            raise KeyError(name.group(0))
+        if not re.fullmatch(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*|\[[^\]]*\])*", field):
+            return whole
+        value, _ = formatter.get_field(field, (), values)
+        value = formatter.convert_field(value, conversion) if conversion else value
+        return formatter.format_field(value, spec)
+
+    return _FIELD.sub(replace, template)
+
+
+class Shown(str):
+    """The Markdown :func:`say` displayed: a ``str`` that IPython does not display again as a cell's result."""
+
+    def _ipython_display_(self) -> None:  # `say(...)` as the last line of a cell shows the prose once
+        return None
+
+
 def say(template: str, **values: Any) -> str:
     """Display ``template`` as Markdown, filled with the recorded values and ``values``.
 
-    ``template`` uses :meth:`str.format` fields (``{alpha:.2f}``, ``{verdict}``); literal braces
-    of MyST roles are written as usual (``{cite}`vyas2022limitations```) and are left alone as long
-    as they are followed by a backtick. Returns the Markdown that was shown.
+    ``template`` uses :meth:`str.format` fields (``{alpha:.2f}``, ``{verdict}``); the braces of MyST
+    roles (``{cite}`vyas2022limitations```) and of LaTeX (``$x_{t,a}$``) are left alone (see
+    :func:`fill`). On the site the text is MyST, rendered by Jupyter Book; in a notebook front end
+    (Colab, Jupyter) MyST roles are rewritten as plain Markdown first (:func:`plain_markdown`).
+    Returns the Markdown that was shown.
     """
     from IPython.display import Markdown, display
 
     body = dedent(template).strip()
     names = {**_VALUES, **values}
-    # protect MyST role names ({cite}`…`) from str.format
-    protected = re.sub(r"\{([a-z:]+)\}`", r"{{\1}}`", body)
     try:
-        text = protected.format_map(names)
+        text = fill(body, names)
     except KeyError as error:
         raise KeyError(f"say(): {error.args[0]!r} was neither recorded (lib.notebook.record) nor passed; "
                        f"recorded names: {', '.join(sorted(_VALUES)) or 'none'}.") from None
     shown = text if on_site() else plain_markdown(text)
     display(Markdown(shown))
-    return shown
+    return Shown(shown)
 
 
 @dataclass
@@ -176,7 +227,7 @@ def show_figure(fig: Any, *, name: str, number: str, caption: str, alt: str) -> 
     if not alt.strip():
         raise ValueError(f"Figure {name!r} needs alt text.")
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
+    fig.savefig(buffer, format="png", bbox_inches="tight")
     plt.close(fig)
     meta = {"name": name, "number": number, "caption": caption, "alt": alt}
     publish_display_data(data={"image/png": base64.b64encode(buffer.getvalue()).decode(), "text/plain": alt},

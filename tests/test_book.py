@@ -90,14 +90,71 @@ def test_site_check_catches_broken_links_and_missing_pages(tmp_path):
     assert "fig.png" in message and "#nope" in message and "example.org" not in message
 
 
-@pytest.mark.book
-def test_the_book_runs_every_chapter_in_quick_profile_and_builds(tmp_path):
-    """The real book: papermill runs every chapter in _toc.yml (quick profile), then the site is built and checked."""
-    out = tmp_path / "quick"
+@pytest.fixture(scope="module")
+def quick_book(tmp_path_factory):
+    """The real book built once in the quick profile (shared by the build test and the browser check)."""
+    out = tmp_path_factory.mktemp("book") / "quick"
     result = subprocess.run(BOOK + ["build", "--profile", "quick", "--out", str(out)], capture_output=True, text=True)
+    return out, result
+
+
+@pytest.mark.book
+def test_the_book_runs_every_chapter_in_quick_profile_and_builds(quick_book):
+    """The real book: papermill runs every chapter in _toc.yml (quick profile), then the site is built and checked."""
+    out, result = quick_book
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     html = out / "site" / "_build" / "html"
     for name in toc_files(REPO / "_toc.yml"):
         assert (html / f"{name}.html").exists()
     status = json.loads((out / "site" / "status.json").read_text())
     assert [r["chapter"] for r in status["chapters"]] == chapter_notebooks(REPO)
+    for name in chapter_notebooks(REPO):
+        page = (html / f"{name}.html").read_text(encoding="utf-8")
+        assert "{glue" not in page, f"{name}: raw glue role on the page"
+        assert "KEEP_RESULTS_ON_DRIVE" not in page, f"{name}: the Colab setup cell is shown on the site"
+        assert "it/s]" not in page and "TqdmExperimentalWarning" not in page, f"{name}: progress-bar noise"
+
+
+@pytest.mark.book
+def test_the_site_in_a_real_browser(quick_book):
+    """Every page in headless Chromium: no console errors, images load with alt text, math typeset, dropdowns open."""
+    from tools.browser_check import browser_unavailable
+
+    why = browser_unavailable()
+    if why:
+        pytest.skip(why)
+    out, result = quick_book
+    if result.returncode != 0:
+        pytest.skip("the quick-profile build failed (see test_the_book_runs_every_chapter_in_quick_profile_and_builds)")
+    html = out / "site" / "_build" / "html"
+    browse = subprocess.run(BOOK + ["browse", str(html)], capture_output=True, text=True)
+    assert browse.returncode == 0, browse.stdout[-6000:] + browse.stderr[-3000:]
+    screenshots = sorted((out / "screenshots").glob("*.png"))
+    assert len(screenshots) == len(toc_files(REPO / "_toc.yml")), screenshots
+    print(browse.stdout)
+
+
+def test_publish_numbers_figures_and_drops_noise(tmp_path):
+    """An executed notebook is prepared for the site: figure metadata -> mystnb figure; stderr noise dropped."""
+    from tools.book import publish
+
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("show()")
+    meta = {"name": "fig-ch9-demo", "number": "9.1", "caption": "What to see.", "alt": "A line going up."}
+    bar = "lazy training: 40%|####  | 4/10 [00:01<00:01]"
+    cell.outputs = [nbformat.v4.new_output("stream", name="stderr", text=bar),
+                    nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "A line"},
+                                           metadata={"ntk_book_figure": meta}),
+                    nbformat.v4.new_output("stream", name="stdout", text="kept\n")]
+    nb.cells = [cell]
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    publish(path)
+    out = nbformat.read(path, as_version=4).cells[0]
+    assert out.metadata["mystnb"] == {"figure": {"name": "fig-ch9-demo", "caption": "What to see."},
+                                      "image": {"alt": "A line going up."}}
+    assert [o.get("name") for o in out.outputs if o.output_type == "stream"] == ["stdout"]
+    cell.outputs.append(cell.outputs[1])
+    nbformat.write(nb, path)
+    with pytest.raises(SystemExit, match="one figure per code cell"):
+        publish(path)

@@ -5,6 +5,7 @@ Usage (from the repository root; ``make book`` and ``make test`` call this):
     python tools/book.py run   --profile quick      # execute every chapter in _toc.yml
     python tools/book.py build --profile book       # execute, then render HTML, then check it
     python tools/book.py check _build/book/site/_build/html
+    python tools/book.py browse _build/book/site/_build/html   # every page in headless Chromium
 
 Layout: sources are copied to ``_build/<profile>/site/`` (the repository's ``chapters/``
 stay free of outputs), every chapter listed in ``_toc.yml`` is executed there by papermill
@@ -30,9 +31,15 @@ from urllib.parse import unquote, urlparse
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:  # `python tools/book.py` run as a script: make `tools` importable
+    sys.path.insert(0, str(REPO))
 PROFILES = ("quick", "book", "paper")
 SOURCE_FILES = ("_config.yml", "_toc.yml", "references.bib")
-SOURCE_SUFFIXES = (".md", ".ipynb", ".bib", ".yml", ".png", ".svg", ".jpg")
+SOURCE_SUFFIXES = (".md", ".ipynb", ".bib", ".yml", ".png", ".svg", ".jpg", ".css")
+# The kernel that executes the chapters for the site: lib.notebook in site mode, no progress bars (tqdm >= 4.66
+# reads TQDM_DISABLE); interactive runs keep their progress bars.
+SITE_KERNEL_ENV = {"NTK_BOOK_SITE": "1", "TQDM_DISABLE": "1"}
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
 
 def toc_files(toc_path: Path) -> list[str]:
@@ -85,6 +92,7 @@ def run_chapters(source: Path, site: Path, profile: str, seed: int) -> list[dict
     """Execute every notebook chapter with papermill; raise on the first failure."""
     import papermill
 
+    os.environ.update(SITE_KERNEL_ENV)  # papermill's kernel inherits this process's environment
     records = []
     for name in chapter_notebooks(source):
         notebook = site / f"{name}.ipynb"
@@ -98,9 +106,54 @@ def run_chapters(source: Path, site: Path, profile: str, seed: int) -> list[dict
             raise SystemExit(f"[book] FAILED: {name}.ipynb, cell {error.exec_count}: {error.ename}: {error.evalue}\n"
                              f"[book] the executed notebook with the traceback is {notebook}") from None
         seconds = time.perf_counter() - start
+        publish(notebook)
         print(f"[book] {name}.ipynb done in {seconds:.1f} s", flush=True)
         records.append({"chapter": name, "profile": profile, "seed": seed, "seconds": round(seconds, 1)})
     return records
+
+
+def publish(notebook: Path) -> None:
+    """Prepare an executed notebook for the site, in place.
+
+    * A code cell whose output carries ``ntk_book_figure`` metadata (``lib.notebook.Figures.show``)
+      becomes a numbered figure: its ``mystnb.figure`` (name, caption) and ``mystnb.image`` (alt) are set,
+      so the page shows a captioned figure with alt text that ``{numref}`` can cite.
+    * Progress bars and warnings are not published: stderr streams and widget outputs are dropped
+      (the kernel already runs with ``TQDM_DISABLE=1``; this catches whatever still got through).
+    """
+    import nbformat
+
+    nb = nbformat.read(notebook, as_version=4)
+    dropped: list[str] = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+                dropped.append(output.get("text", "").strip().splitlines()[-1:][0] if output.get("text", "").strip()
+                               else "")
+                continue
+            if WIDGET_MIME in output.get("data", {}):
+                continue
+            kept.append(output)
+        cell.outputs = kept
+        figures = [o["metadata"]["ntk_book_figure"] for o in kept
+                   if "ntk_book_figure" in (o.get("metadata") or {})]
+        if len(figures) > 1:
+            raise SystemExit(f"[book] FAILED: {notebook.name}, cell {index}: {len(figures)} figures "
+                             f"({', '.join(f['name'] for f in figures)}); show one figure per code cell "
+                             "so that each gets its own number, caption and alt text.")
+        if figures:
+            figure = figures[0]
+            mystnb = cell.metadata.setdefault("mystnb", {})
+            mystnb["figure"] = {"name": figure["name"], "caption": figure["caption"]}
+            mystnb["image"] = {"alt": figure["alt"]}
+    noise = [line for line in dropped if line]
+    if noise:
+        print(f"[book] {notebook.name}: dropped {len(dropped)} stderr output(s) from the page "
+              f"(progress bars, warnings); last line of the first: {noise[0][:160]!r}", flush=True)
+    nbformat.write(nb, notebook)
 
 
 def machine_description() -> str:
@@ -142,8 +195,26 @@ def render(site: Path) -> Path:
         raise SystemExit("[book] FAILED: Jupyter Book reported errors or warnings (printed above); "
                          "warnings are errors in this build.")
     html = site / "_build" / "html"
+    dedupe_thebe_config(html)
     check_site(site, html)
     return html / "index.html"
+
+
+def dedupe_thebe_config(html: Path) -> None:
+    """Work around sphinx-thebe 0.3 writing its inline ``const THEBE_JS_URL = …`` script twice per page.
+
+    The second copy is a SyntaxError ("Identifier 'THEBE_JS_URL' has already been declared") in every
+    reader's browser console; the real-browser check (tools/browser_check.py) found it.
+    """
+    import re
+
+    pattern = re.compile(r"[ \t]*<script>const THEBE_JS_URL = [^<]*</script>\n?")
+    for page in html.rglob("*.html"):
+        text = page.read_text(encoding="utf-8")
+        found = pattern.findall(text)
+        if len(found) > 1:
+            first = text.index(found[0]) + len(found[0])
+            page.write_text(text[:first] + pattern.sub("", text[first:]), encoding="utf-8")
 
 
 def check_site(site: Path, html: Path) -> None:
@@ -188,10 +259,22 @@ def check_site(site: Path, html: Path) -> None:
     print(f"[book] site check passed: {len(pages)} pages, all local links, images and anchors resolve", flush=True)
 
 
+def warn_if_placeholder(source: Path) -> None:
+    """Say loudly when the site would be published with the placeholder repository URL."""
+    config = yaml.safe_load((source / "_config.yml").read_text())
+    url = str((config.get("repository") or {}).get("url", ""))
+    if "YOUR-ORG" in url or not url:
+        bar = "!" * 100
+        print(f"{bar}\n[book] WARNING: _config.yml's repository.url is the placeholder {url!r}: the Colab badges, "
+              "setup cells and launch buttons of this site point nowhere.\n[book] Before publishing, set "
+              "repository.url (and branch) once and run `python tools/sync_notebooks.py` (README: 'Publishing')."
+              f"\n{bar}", flush=True)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["run", "build", "check"])
-    parser.add_argument("html", nargs="?", help="for 'check': the built html folder")
+    parser.add_argument("command", choices=["run", "build", "check", "browse"])
+    parser.add_argument("html", nargs="?", help="for 'check' and 'browse': the built html folder")
     parser.add_argument("--profile", default=os.environ.get("PROFILE", "book"), choices=PROFILES)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--source", type=Path, default=REPO, help="book sources (default: the repository)")
@@ -201,6 +284,18 @@ def main(argv: list[str] | None = None) -> None:
         html = Path(args.html)
         check_site(html.parents[1], html)
         return
+    if args.command == "browse":
+        from tools.browser_check import browser_unavailable, check_site_in_browser
+
+        html = Path(args.html).resolve()
+        why = browser_unavailable()
+        if why:
+            print(f"[browser] SKIPPED: {why}", flush=True)
+            return
+        check_site_in_browser(html.parents[1], html)
+        return
+    if args.command == "build":
+        warn_if_placeholder(args.source)
     out = args.out or args.source / "_build" / args.profile
     site = out / "site"
     started = time.perf_counter()
