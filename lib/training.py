@@ -23,8 +23,51 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from lib.ntk.checks import check_inputs
+from lib.validation import (
+    check_choice,
+    check_finite,
+    check_nonnegative,
+    check_nonnegative_int,
+    check_optional_positive_int,
+    check_positive,
+    check_positive_int,
+    check_tensor,
+)
+
 LOSSES = ("mse", "cross_entropy")
 OPTIMIZERS = ("sgd", "adam")
+#: A loss above this multiple of the initial loss counts as divergence (default of :func:`train`).
+DIVERGENCE_FACTOR = 1e4
+
+
+def check_training_data(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, loss: str) -> None:
+    """Validate a training set for ``model``: tensors of matching length on the model's device, float finite
+    inputs of the model's dtype, targets ``[N, K]`` (mse, finite floats) or labels ``[N]`` (cross_entropy, int64).
+
+    Also requires at least one trainable parameter. Raises ``TypeError``/``ValueError`` naming the fix."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("The model has no parameters with requires_grad=True, so there is nothing to train; "
+                         "unfreeze some with p.requires_grad_(True).")
+    check_choice("loss", loss, LOSSES)
+    check_tensor("x", x, nonempty=True)
+    check_tensor("targets", targets, nonempty=True)
+    check_inputs(model, x)  # float inputs of the model's dtype and device, finite
+    if targets.device != x.device:
+        raise ValueError(f"targets are on {targets.device} but x and the model are on {x.device}; use "
+                         "targets.to(device).")
+    if targets.shape[0] != x.shape[0]:
+        raise ValueError(f"{x.shape[0]} inputs but {targets.shape[0]} targets; x and targets must have the same "
+                         "first dimension N.")
+    if loss == "mse":
+        check_tensor("targets", targets, floating=True, finite=True)
+    else:
+        check_tensor("targets", targets, ndim=1, dtype=torch.long)
+        if int(targets.min()) < 0:
+            raise ValueError(f"cross_entropy labels must be class indices >= 0, got min {int(targets.min())}.")
 
 
 def training_loss(outputs: torch.Tensor, targets: torch.Tensor, loss: str) -> torch.Tensor:
@@ -52,8 +95,8 @@ def accuracy(outputs: torch.Tensor, labels: torch.Tensor) -> float:
 
 def make_optimizer(name: str, parameters, learning_rate: float, *, momentum: float = 0.0) -> torch.optim.Optimizer:
     """``"sgd"`` (optionally with momentum) or ``"adam"`` (PyTorch defaults β = (0.9, 0.999), ε = 1e-8)."""
-    if not (learning_rate > 0 and math.isfinite(learning_rate)):
-        raise ValueError(f"learning_rate must be a positive number, got {learning_rate!r}.")
+    learning_rate = check_positive("learning_rate", learning_rate, fix="pass a step size such as 0.1")
+    momentum = check_nonnegative("momentum", momentum, fix="pass momentum >= 0 such as 0.9")
     if name == "sgd":
         return torch.optim.SGD(parameters, lr=learning_rate, momentum=momentum)
     if name == "adam":
@@ -161,13 +204,18 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, loss: str
     Returns:
         A :class:`TrainingLog`. A non-finite loss stops training with ``diverged=True``.
     """
-    if max_steps < 0 or log_every < 1:
-        raise ValueError(f"Need max_steps >= 0 and log_every >= 1, got {max_steps}, {log_every}.")
+    max_steps = check_nonnegative_int("max_steps", max_steps, example=1000)
+    log_every = check_positive_int("log_every", log_every, example=10)
+    batch_size = check_optional_positive_int("batch_size", batch_size, example=128)
+    check_training_data(model, x, targets, loss)
+    if target_loss is not None:
+        target_loss = check_finite("target_loss", target_loss, fix="pass a finite target such as 1e-3, or None")
+    divergence_factor = check_finite("divergence_factor", divergence_factor, minimum=1.0, strict=True,
+                                     fix="pass a factor > 1 such as 1e4")
     n = x.shape[0]
-    if targets.shape[0] != n:
-        raise ValueError(f"{n} inputs but {targets.shape[0]} targets.")
     if batch_size is not None and generator is None:
         raise ValueError("Mini-batch training needs an explicit generator= for the shuffling.")
+
     opt = make_optimizer(optimizer, [p for p in model.parameters() if p.requires_grad], learning_rate,
                          momentum=momentum)
     log = TrainingLog()
@@ -236,9 +284,10 @@ def natural_gradient_step(model: nn.Module, x: torch.Tensor, targets: torch.Tens
     """
     from lib.ntk import apply_step, empirical_ntk, gauss_newton_step, kernel_matrix
 
-    if learning_rate <= 0 or damping < 0 or max_halvings < 0:
-        raise ValueError(f"Need learning_rate > 0, damping >= 0, max_halvings >= 0; got {learning_rate}, {damping}, "
-                         f"{max_halvings}.")
+    learning_rate = check_positive("learning_rate", learning_rate, fix="pass a step size such as 1.0")
+    damping = check_nonnegative("damping", damping, fix="pass a relative damping such as 1e-6")
+    max_halvings = check_nonnegative_int("max_halvings", max_halvings, example=10)
+    check_training_data(model, x, targets, "mse")
     if targets.dim() != 2 or targets.shape[0] != x.shape[0]:
         raise ValueError(f"Natural gradient here is for squared loss: targets must be [N, K] with N = {x.shape[0]}, "
                          f"got {tuple(targets.shape)}.")
@@ -292,10 +341,16 @@ def train_natural_gradient(model: nn.Module, x: torch.Tensor, targets: torch.Ten
             time is excluded from ``TrainingLog.times``).
 
     Returns:
-        A :class:`TrainingLog` with a loss after every step and the step sizes used.
+        A :class:`TrainingLog` with a loss after every step and the step sizes used; like :func:`train` it stops
+        with ``diverged=True`` when the loss is non-finite or above :data:`DIVERGENCE_FACTOR` times its initial value.
     """
-    if max_steps < 0:
-        raise ValueError(f"max_steps must be >= 0, got {max_steps}.")
+    max_steps = check_nonnegative_int("max_steps", max_steps, example=100)
+    learning_rate = check_positive("learning_rate", learning_rate, fix="pass a step size such as 1.0")
+    damping = check_nonnegative("damping", damping, fix="pass a relative damping such as 1e-6")
+    max_halvings = check_nonnegative_int("max_halvings", max_halvings, example=10)
+    if target_loss is not None:
+        target_loss = check_finite("target_loss", target_loss, fix="pass a finite target such as 1e-3, or None")
+    check_training_data(model, x, targets, "mse")
     if targets.dim() != 2 or targets.shape[0] != x.shape[0]:
         raise ValueError(f"Natural gradient here is for squared loss: targets must be [N, K] with N = {x.shape[0]}, "
                          f"got {tuple(targets.shape)}.")
@@ -306,7 +361,7 @@ def train_natural_gradient(model: nn.Module, x: torch.Tensor, targets: torch.Ten
         log.losses.append(value)
         log.logged_steps.append(step)
         log.times.append(clock.elapsed())
-        if not math.isfinite(value):
+        if not math.isfinite(value) or value > DIVERGENCE_FACTOR * max(log.losses[0], 1e-12):
             log.diverged = True
             return True
         if target_loss is not None and value <= target_loss:

@@ -51,6 +51,17 @@ from lib.bandits.networks import num_parameters, plain_network, symmetric_networ
 from lib.bandits.posterior import DiagonalPrecision, FeaturePrecision, KernelPosterior, maximize_evidence
 from lib.bandits.theory import TheoryConstants, theory_gamma, theory_step_size
 from lib.ntk.structured import LayerFactors, append_sample, jacobian_from_factors, kernel_from_factors, layer_factors
+from lib.validation import (
+    check_all_finite,
+    check_finite,
+    check_int,
+    check_nonnegative,
+    check_nonnegative_int,
+    check_positive,
+    check_positive_int,
+    check_probability,
+    check_tensor,
+)
 
 EXPLORATIONS = ("random", "greedy", "epsilon", "ucb", "ts")
 UNCERTAINTIES = ("ntk", "laplace", "laplace-last-layer")
@@ -87,12 +98,24 @@ class AgentSpec:
                                    (self.covariance, COVARIANCES, "covariance")):
             if value not in valid:
                 raise ValueError(f"Unknown {what} {value!r}; valid: {', '.join(valid)}.")
-        if not (self.gamma == "theory" or (isinstance(self.gamma, (int, float)) and self.gamma >= 0)):
-            raise ValueError(f"gamma must be a number >= 0 or 'theory', got {self.gamma!r}.")
-        if not 0.0 <= self.epsilon <= 1.0:
-            raise ValueError(f"epsilon must lie in [0, 1], got {self.epsilon}.")
+        if not (self.gamma == "theory" or (isinstance(self.gamma, (int, float)) and not isinstance(self.gamma, bool)
+                                           and math.isfinite(self.gamma) and self.gamma >= 0)):
+            raise ValueError(f"gamma must be a finite number >= 0 or 'theory', got {self.gamma!r}.")
+        check_probability("epsilon", self.epsilon)
         if self.train_every < 1 or self.warmup_rounds < 0 or self.train_steps < 0:
             raise ValueError("Need train_every >= 1, warmup_rounds >= 0 and train_steps >= 0.")
+        check_positive_int("width", self.width, example=100)
+        check_positive_int("depth", self.depth, example=1)
+        check_positive_int("batch_size", self.batch_size, example=64)
+        check_nonnegative_int("train_steps", self.train_steps, example=50)
+        check_nonnegative_int("warmup_rounds", self.warmup_rounds, example=20)
+        check_positive_int("train_every", self.train_every, example=50)
+        check_positive("lam", self.lam, fix="pass a regularisation λ > 0 such as 1.0")
+        if self.lr is not None:
+            check_positive("lr", self.lr, fix="pass a step size such as 0.05, or None for the theory's")
+        check_nonnegative("weight_decay", self.weight_decay, fix="pass weight_decay >= 0 such as 1e-4")
+        if not isinstance(self.constants, TheoryConstants):
+            raise TypeError(f"constants must be a TheoryConstants, got {type(self.constants).__name__}.")
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -138,12 +161,15 @@ class RandomAgent:
     """Pulls a uniformly random arm."""
 
     def __init__(self, num_arms: int, seed: int) -> None:
+        num_arms = check_positive_int("num_arms", num_arms, example=2)
+        seed = check_int("seed", seed, example=0)
         self.num_arms = num_arms
         self.generator = torch.Generator().manual_seed(seed)
         self.last_gamma = 0.0
         self.last_bonus = 0.0
 
     def select(self, contexts: torch.Tensor, t: int) -> int:
+        """A uniformly random arm (the contexts are ignored)."""
         return int(torch.randint(self.num_arms, (1,), generator=self.generator))
 
     def update(self, context: torch.Tensor, reward: float, t: int) -> None:
@@ -163,8 +189,14 @@ class NeuralAgent:
 
     def __init__(self, spec: AgentSpec, context_dim: int, num_arms: int, horizon: int, seed: int, *,
                  dtype: torch.dtype = torch.float64, device: torch.device | str = "cpu") -> None:
+        if not isinstance(spec, AgentSpec):
+            raise TypeError(f"spec must be an AgentSpec (see agent_spec()), got {type(spec).__name__}.")
         if spec.exploration == "random":
             raise ValueError("Use RandomAgent (make_agent) for exploration='random'.")
+        context_dim = check_positive_int("context_dim", context_dim, example=20)
+        num_arms = check_positive_int("num_arms", num_arms, example=2)
+        horizon = check_positive_int("horizon", horizon, example=1000)
+        seed = check_int("seed", seed, example=0)
         self.spec, self.num_arms, self.horizon = spec, num_arms, horizon
         self.dtype, self.device = dtype, torch.device(device)
         build = symmetric_network if spec.variant == "paper" else plain_network
@@ -260,10 +292,17 @@ class NeuralAgent:
 
     # --- the interface --------------------------------------------------------------------------
     def select(self, contexts: torch.Tensor, t: int) -> int:
-        """The arm to pull given the ``[K, D]`` arm contexts of round ``t``."""
+        """The arm to pull given the ``[K, D]`` arm contexts of round ``t`` (not modified).
+
+        Raises ``ValueError`` for contexts of the wrong shape or with NaN/inf entries, and
+        ``FloatingPointError`` when the network's scores are not finite (a diverged agent), naming round ``t``."""
+        check_tensor(f"contexts (round {t})", contexts, floating=True,
+                     shape=(self.num_arms, self.contexts.shape[1]))
+        check_all_finite(f"contexts (round {t})", contexts, fix="clean the data (the bandit's features)")
         contexts = contexts.to(self.contexts)
         with torch.no_grad():
             mean = self.model(contexts)[:, 0]
+        self._check_scores(mean, t, "predicted rewards")
         spec = self.spec
         self._pending, self.last_gamma, self.last_bonus = None, 0.0, 0.0
         if spec.exploration == "greedy":
@@ -279,15 +318,28 @@ class NeuralAgent:
         else:
             noise = torch.randn(len(mean), generator=self.generator, dtype=mean.dtype).to(mean.device)
             scores = mean + gamma * scale * noise
+        self._check_scores(scores, t, "exploration scores")
         arm = _argmax(scores, self.generator)
         self._pending = (arm, pending)
         self.last_gamma, self.last_bonus = gamma, float(gamma * scale[arm])
         return arm
 
+    def _check_scores(self, scores: torch.Tensor, t: int, what: str) -> None:
+        if not bool(torch.isfinite(scores).all()):
+            raise FloatingPointError(
+                f"Round {t}: the agent's {what} are not finite ({scores.tolist()[:4]}); its network diverged "
+                f"(lr = {self.eta:g}) or was given non-finite data. Lower the learning rate (spec.lr).")
+
     def update(self, context: torch.Tensor, reward: float, t: int) -> None:
-        """Observe ``reward`` for the pulled arm's ``[D]`` context; update the posterior; maybe retrain."""
+        """Observe ``reward`` for the pulled arm's ``[D]`` context; update the posterior; maybe retrain.
+
+        Raises ``ValueError`` for a non-finite context or reward and ``FloatingPointError`` if training makes
+        the network's parameters non-finite, naming round ``t``."""
         if self.n >= self.horizon:
             raise RuntimeError(f"More updates than the horizon T = {self.horizon}.")
+        check_tensor(f"context (round {t})", context, floating=True, shape=(self.contexts.shape[1],))
+        check_all_finite(f"context (round {t})", context, fix="clean the data (the bandit's features)")
+        reward = check_finite(f"reward (round {t})", reward, fix="rewards must be finite numbers such as 0.0 or 1.0")
         self.contexts[self.n] = context.to(self.contexts)
         self.rewards[self.n] = reward
         if self._pending is not None:
@@ -302,6 +354,10 @@ class NeuralAgent:
         self._pending = None
         if self.n <= self.spec.warmup_rounds or self.n % self.spec.train_every == 0:
             self.train()
+            bad = [name for name, p in self.model.named_parameters() if not bool(torch.isfinite(p).all())]
+            if bad:
+                raise FloatingPointError(f"Round {t}: training made the network's parameters {bad[:2]} NaN or "
+                                         f"infinite (diverged; lr = {self.eta:g}); lower the learning rate (spec.lr).")
             if self.needs_uncertainty and self.spec.uncertainty != "ntk":
                 self._refit_posterior()
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import torch
 
 from lib.data import load_dataset, standardize
+from lib.validation import check_all_finite, check_int, check_positive_int, check_tensor
 
 #: Bandit problems: name -> (dataset of :mod:`lib.data`, description).
 BANDIT_DATASETS: dict[str, tuple[str, str]] = {
@@ -44,6 +45,8 @@ def disjoint_encoding(x: torch.Tensor, num_arms: int) -> torch.Tensor:
     Returns:
         ``[N, K, K·d]`` (or ``[K, K·d]``) where ``out[n, a, a·d:(a+1)·d] = x[n]`` and zeros elsewhere.
     """
+    check_tensor("x", x, ndim=(1, 2))
+    num_arms = check_positive_int("num_arms", num_arms, example=2)
     single = x.dim() == 1
     x = x.unsqueeze(0) if single else x
     n, d = x.shape
@@ -71,6 +74,12 @@ class ContextualBandit:
     num_arms: int
 
     def __post_init__(self) -> None:
+        check_positive_int("num_arms", self.num_arms, example=2)
+        check_tensor("features", self.features, floating=True)
+        check_tensor("labels", self.labels, floating=False)
+        if self.features.dim() == 2 and self.features.shape[0] == 0:
+            raise ValueError(f"The bandit {self.name!r} has 0 rounds; pass horizon >= 1.")
+        check_all_finite("features", self.features, fix="standardize and clean the dataset's features first")
         if self.features.dim() != 2 or self.labels.shape != (self.features.shape[0],):
             raise ValueError(f"features must be [T, d] and labels [T]; got {tuple(self.features.shape)} and "
                              f"{tuple(self.labels.shape)}.")
@@ -96,6 +105,8 @@ class ContextualBandit:
 
     def reward(self, t: int, arm: int) -> float:
         """``1.0`` if ``arm`` is round ``t``'s class, else ``0.0``."""
+        check_int("t", t, minimum=0, maximum=self.horizon - 1, example=0)
+        arm = check_int("arm", arm, example=0)
         if not 0 <= arm < self.num_arms:
             raise ValueError(f"arm {arm} out of range 0..{self.num_arms - 1}.")
         return float(int(self.labels[t]) == arm)
@@ -115,8 +126,10 @@ def make_bandit(name: str, horizon: int, seed: int, *, root=None, dtype: torch.d
     name or a horizon longer than the dataset, and :class:`lib.data.DatasetNotFoundError` when
     the files are missing (no stand-in data is ever made up).
     """
-    if name not in BANDIT_DATASETS:
+    if not isinstance(name, str) or name not in BANDIT_DATASETS:
         raise ValueError(f"Unknown bandit dataset {name!r}; valid: {', '.join(BANDIT_DATASETS)}.")
+    horizon = check_positive_int("horizon", horizon, example=1000)
+    seed = check_int("seed", seed, example=0)
     data = load_dataset(BANDIT_DATASETS[name][0])
     if horizon < 1 or horizon > len(data):
         raise ValueError(f"horizon must be in 1..{len(data)} for {name!r} ({len(data)} examples), got {horizon}.")

@@ -19,6 +19,13 @@ from dataclasses import dataclass
 import torch
 
 from lib.data import is_available, load_dataset
+from lib.validation import (
+    check_finite,
+    check_int,
+    check_nonnegative_int,
+    check_optional_positive_int,
+    check_positive_int,
+)
 
 
 @dataclass(frozen=True)
@@ -82,8 +89,13 @@ def rotated_mnist(angles: list[float], n_train: int, n_test: int, *, seed: int, 
     MNIST, drawn afresh for every task with ``seed``, rotated by that angle."""
     from torchvision.transforms.functional import InterpolationMode, rotate
 
-    if not angles:
-        raise ValueError("rotated_mnist needs at least one angle.")
+    if isinstance(angles, (str, bytes)) or not hasattr(angles, "__len__") or not len(angles):
+        raise ValueError(f"rotated_mnist needs a non-empty list of angles in degrees, got {angles!r}; pass e.g. "
+                         "[0, 45, 90].")
+    angles = [check_finite(f"angles[{i}]", a, fix="pass angles in degrees such as 45") for i, a in enumerate(angles)]
+    n_train = check_positive_int("n_train", n_train, example=1000)
+    n_test = check_positive_int("n_test", n_test, example=1000)
+    seed = check_int("seed", seed, example=0)
     train, test = load_dataset("mnist", "train", root=root), load_dataset("mnist", "test", root=root)
     generator = torch.Generator().manual_seed(seed)
     tasks = []
@@ -108,8 +120,20 @@ def split_dataset(name: str, n_train_per_class: int | None, n_test_per_class: in
         task_classes: the original class indices of each task, in training order; default: consecutive
             blocks (``[[0, 1], [2, 3], …]``). Global labels are the positions in this flattened order.
     """
-    if name not in SPLITS:
+    if not isinstance(name, str) or name not in SPLITS:
         raise ValueError(f"Unknown split benchmark {name!r}; valid: {', '.join(SPLITS)}.")
+    n_train_per_class = check_optional_positive_int("n_train_per_class", n_train_per_class, example=100)
+    n_test_per_class = check_optional_positive_int("n_test_per_class", n_test_per_class, example=100)
+    seed = check_int("seed", seed, example=0)
+    if task_classes is not None:
+        if isinstance(task_classes, (str, bytes)) or not hasattr(task_classes, "__len__") or not len(task_classes):
+            raise ValueError(f"task_classes must be a non-empty list of class lists such as [[0, 1], [2, 3]], got "
+                             f"{task_classes!r}.")
+        for t, classes in enumerate(task_classes):
+            if isinstance(classes, (str, bytes)) or not hasattr(classes, "__len__") or not len(classes):
+                raise ValueError(f"task_classes[{t}] must be a non-empty list of class indices, got {classes!r}.")
+        task_classes = [[check_nonnegative_int(f"task_classes[{t}][{i}]", c, example=0) for i, c in enumerate(cs)]
+                        for t, cs in enumerate(task_classes)]
     dataset, num_tasks, per_task = SPLITS[name]
     train, test = load_dataset(dataset, "train", root=root), load_dataset(dataset, "test", root=root)
     if task_classes is None:
@@ -147,6 +171,8 @@ def make_sequence(name: str, *, seed: int, n_train: int, n_test: int, angles: li
                   root=None) -> TaskSequence:
     """Any benchmark of :data:`BENCHMARKS` by name. ``n_train``/``n_test`` are per task for RotatedMNIST and
     per class for the Split benchmarks; ``angles`` are required for RotatedMNIST."""
+    if not isinstance(name, str) or name not in BENCHMARKS:
+        raise ValueError(f"Unknown benchmark {name!r}; valid: {', '.join(BENCHMARKS)}.")
     if name == "rotated_mnist":
         if angles is None:
             raise ValueError("rotated_mnist needs angles=[...] (degrees).")

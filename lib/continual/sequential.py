@@ -10,6 +10,11 @@ Settings (how the output layer is used):
 
 Per-task **budget** (:class:`Budget`): a fixed number of epochs, or "train until the training
 accuracy on the task reaches a target" (checked after every epoch, at most ``max_epochs``).
+
+**Divergence** is detected as in :func:`lib.training.train`: a non-finite mini-batch loss, or one above
+:data:`lib.training.DIVERGENCE_FACTOR` (10⁴) times the task's reference loss — the larger of its first
+mini-batch loss and the chance-level loss ``log C`` (``C`` classes in the logits) — raises
+:class:`FloatingPointError` naming the task, the step and the fix; so do non-finite parameters after training.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from lib.continual.metrics import ContinualMetrics
 from lib.kernel_regime import parameter_change
 from lib.ntk import empirical_ntk
 from lib.ntk.compare import kernel_distance
+from lib.training import DIVERGENCE_FACTOR
+from lib.validation import check_choice, check_finite, check_nonnegative, check_positive_int, check_tensor
 
 SETTINGS = ("task", "class", "domain")
 
@@ -43,6 +50,12 @@ class Budget:
     def __post_init__(self) -> None:
         if (self.epochs is None) == (self.target_accuracy is None):
             raise ValueError("A Budget needs exactly one of epochs=... or target_accuracy=....")
+        if self.epochs is not None:
+            check_positive_int("epochs", self.epochs, example=1)
+        if self.target_accuracy is not None:
+            check_finite("target_accuracy", self.target_accuracy, minimum=0.0, strict=True, maximum=1.0,
+                         fix="pass a fraction in (0, 1] such as 0.99")
+        check_positive_int("max_epochs", self.max_epochs, example=100)
         if self.epochs is not None and self.epochs < 1:
             raise ValueError(f"epochs must be >= 1, got {self.epochs}.")
         if self.target_accuracy is not None and not 0 < self.target_accuracy <= 1:
@@ -52,7 +65,7 @@ class Budget:
 
 
 def _check_setting(setting: str, sequence_shared_head: bool) -> None:
-    if setting not in SETTINGS:
+    if not isinstance(setting, str) or setting not in SETTINGS:
         raise ValueError(f"Unknown setting {setting!r}; valid: {', '.join(SETTINGS)}.")
     if sequence_shared_head and setting != "domain":
         raise ValueError("This sequence shares one head across tasks (domain-incremental); use setting='domain'.")
@@ -73,6 +86,8 @@ def task_logits(outputs: torch.Tensor, task: ContinualTask, setting: str) -> tor
 def evaluate(model: nn.Module, task: ContinualTask, setting: str, *, split: str = "test",
              batch_size: int = 1024) -> float:
     """Accuracy (fraction) of ``model`` on the task's ``"test"`` or ``"train"`` split."""
+    check_choice("split", split, ("test", "train"))
+    batch_size = check_positive_int("batch_size", batch_size, example=1024)
     x, y = (task.x_test, task.labels_test) if split == "test" else (task.x_train, task.labels_train)
     was_training = model.training
     model.eval()
@@ -81,9 +96,11 @@ def evaluate(model: nn.Module, task: ContinualTask, setting: str, *, split: str 
     try:
         for start in range(0, x.shape[0], batch_size):
             out = task_logits(model(x[start:start + batch_size].to(device)), task, setting)
-            correct += (out.argmax(dim=1).cpu() == y[start:start + batch_size]).sum().item()
+            correct += (out.argmax(dim=1).cpu() == y[start:start + batch_size].cpu()).sum().item()
     finally:
         model.train(was_training)
+    if x.shape[0] == 0:
+        raise ValueError(f"{task.name} has no {split} samples, so its accuracy is undefined; draw n_{split} >= 1.")
     return correct / x.shape[0]
 
 
@@ -100,9 +117,24 @@ class TaskLog:
 def train_on_task(model: nn.Module, task: ContinualTask, setting: str, budget: Budget, *, learning_rate: float,
                   batch_size: int, generator: torch.Generator, momentum: float = 0.0,
                   progress: bool = False) -> TaskLog:
-    """Plain mini-batch SGD on one task's cross-entropy (masked in the ``"task"`` setting), in place."""
-    if learning_rate < 0 or batch_size < 1:
-        raise ValueError(f"Need learning_rate >= 0 and batch_size >= 1, got {learning_rate}, {batch_size}.")
+    """Plain mini-batch SGD on one task's cross-entropy (masked in the ``"task"`` setting), in place.
+
+    Only parameters with ``requires_grad`` change; the task's tensors are never modified.
+
+    Raises:
+        FloatingPointError: the loss became non-finite or grew above :data:`lib.training.DIVERGENCE_FACTOR`
+            times its reference (module docstring), or the parameters became non-finite.
+    """
+    learning_rate = check_nonnegative("learning_rate", learning_rate, fix="pass a step size such as 0.01")
+    batch_size = check_positive_int("batch_size", batch_size, example=64)
+    momentum = check_nonnegative("momentum", momentum, fix="pass momentum >= 0 such as 0.9")
+    if not isinstance(budget, Budget):
+        raise TypeError(f"budget must be a Budget(epochs=...) or Budget(target_accuracy=...), got "
+                        f"{type(budget).__name__}.")
+    if not isinstance(generator, torch.Generator):
+        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}; pass "
+                        "torch.Generator().manual_seed(0).")
+    _check_task(model, task)
     device = next(model.parameters()).device
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=learning_rate, momentum=momentum) if learning_rate > 0 else None
@@ -114,15 +146,23 @@ def train_on_task(model: nn.Module, task: ContinualTask, setting: str, budget: B
         from tqdm.auto import tqdm
         bar = tqdm(total=epochs, desc=task.name, leave=False)
     model.train()
+    reference = None
     for _ in range(epochs):
         order = torch.randperm(n, generator=generator)
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
             logits = task_logits(model(task.x_train[idx].to(device)), task, setting)
             loss = F.cross_entropy(logits, task.labels_train[idx].to(device))
-            if not torch.isfinite(loss):
-                raise FloatingPointError(f"Training on {task.name} diverged (loss {loss.item()}); "
-                                         "lower the learning rate.")
+            value = loss.item()
+            if reference is None and math.isfinite(value):
+                chance = math.log(len(task.classes) if setting == "task" else logits.shape[1])
+                reference = max(value, chance, 1e-12)
+            if not math.isfinite(value) or value > DIVERGENCE_FACTOR * reference:
+                growth = "" if not math.isfinite(value) else \
+                    f", more than {DIVERGENCE_FACTOR:g} × the initial {reference:.4g}"
+                raise FloatingPointError(
+                    f"Training on {task.name} diverged at step {log.steps} (mini-batch loss {value:.4g}{growth}); "
+                    f"lower the learning rate (got {learning_rate:g}).")
             if optimizer is not None:
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -138,9 +178,30 @@ def train_on_task(model: nn.Module, task: ContinualTask, setting: str, budget: B
                 break
     if bar is not None:
         bar.close()
+    bad = [name for name, p in model.named_parameters() if not bool(torch.isfinite(p).all())]
+    if bad:
+        raise FloatingPointError(f"Training on {task.name} diverged: parameters {bad[:3]} became NaN or infinite; "
+                                 f"lower the learning rate (got {learning_rate:g}).")
     if budget.target_accuracy is None:
         log.train_accuracy = evaluate(model, task, setting, split="train")
     return log
+
+
+def _check_task(model: nn.Module, task: ContinualTask) -> None:
+    """A task must have float finite inputs and int64 labels within the model's outputs, and ≥ 1 sample per split."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}.")
+    if not any(p.requires_grad for p in model.parameters()):
+        raise ValueError("The model has no parameters with requires_grad=True, so there is nothing to train; "
+                         "unfreeze some with p.requires_grad_(True).")
+    if not isinstance(task, ContinualTask):
+        raise TypeError(f"task must be a ContinualTask, got {type(task).__name__}.")
+    for split in ("train", "test"):
+        x, y = getattr(task, f"x_{split}"), getattr(task, f"labels_{split}")
+        check_tensor(f"{task.name}: x_{split}", x, floating=True, nonempty=True, finite=True)
+        check_tensor(f"{task.name}: labels_{split}", y, ndim=1, floating=False)
+        if y.shape[0] != x.shape[0]:
+            raise ValueError(f"{task.name}: {x.shape[0]} {split} inputs but {y.shape[0]} labels.")
 
 
 @dataclass
@@ -178,7 +239,15 @@ def run_sequence(model: nn.Module, sequence: TaskSequence, setting: str, budget:
         probe: optional inputs ``[M, ...]`` on which the empirical NTK (trace over outputs, ``[M, M]``) is
             compared before and after every task — the "how far did the kernel move" diagnostic.
     """
+    if not isinstance(sequence, TaskSequence):
+        raise TypeError(f"sequence must be a TaskSequence, got {type(sequence).__name__}.")
+    if not sequence.tasks:
+        raise ValueError(f"The sequence {sequence.name!r} has no tasks; build it with at least one task.")
     _check_setting(setting, sequence.shared_head)
+    for task in sequence.tasks:
+        _check_task(model, task)
+    if probe is not None:
+        check_tensor("probe", probe, floating=True, nonempty=True, finite=True)
     device = next(model.parameters()).device
     result = SequenceResult()
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 import torch
 
+from lib.validation import check_tensor
+
 
 @dataclass(frozen=True)
 class TensorData:
@@ -24,8 +26,14 @@ class TensorData:
     classes: tuple[str, ...]
 
     def __post_init__(self) -> None:
+        check_tensor(f"{self.name}: x", self.x)
+        check_tensor(f"{self.name}: y", self.y, ndim=1, floating=False)
         if self.x.shape[0] != self.y.shape[0]:
             raise ValueError(f"{self.name}: {self.x.shape[0]} inputs but {self.y.shape[0]} labels.")
+        k = len(self.classes)
+        if k and self.y.numel() and (int(self.y.min()) < 0 or int(self.y.max()) >= k):
+            raise ValueError(f"{self.name}: labels must lie in 0..{k - 1} ({k} classes), found "
+                             f"{int(self.y.min())}..{int(self.y.max())}; the labels or the class list are wrong.")
 
     def __len__(self) -> int:
         return self.x.shape[0]

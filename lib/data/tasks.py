@@ -15,10 +15,12 @@ import torch
 
 from lib.data import load_dataset
 from lib.data.vision import SPECS as VISION_SPECS
+from lib.validation import check_int, check_nonnegative_int, check_positive_int, check_tensor
 
 
 def sphere_normalize(x: torch.Tensor) -> torch.Tensor:
     """Centre each row of ``x [N, d]`` and scale it to Euclidean norm ``√d``."""
+    check_tensor("x", x, floating=True, finite=True)
     if x.dim() != 2:
         raise ValueError(f"Expected flattened inputs [N, d], got {tuple(x.shape)}.")
     x = x - x.mean(dim=1, keepdim=True)
@@ -30,6 +32,11 @@ def sphere_normalize(x: torch.Tensor) -> torch.Tensor:
 
 def centred_one_hot(labels: torch.Tensor, num_classes: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     """``[N] -> [N, K]`` with entries ``1 − 1/K`` for the class and ``−1/K`` elsewhere."""
+    num_classes = check_int("num_classes", num_classes, minimum=2, example=10)
+    check_tensor("labels", labels, ndim=1, floating=False)
+    if labels.numel() and (int(labels.min()) < 0 or int(labels.max()) >= num_classes):
+        raise ValueError(f"labels must lie in 0..{num_classes - 1} (num_classes={num_classes}), found "
+                         f"{int(labels.min())}..{int(labels.max())}.")
     return torch.nn.functional.one_hot(labels, num_classes).to(dtype) - 1.0 / num_classes
 
 
@@ -81,11 +88,16 @@ def image_regression_task(name: str, n_train: int, n_test: int, *, seed: int, cl
             ``None`` keeps all.
         seed: selects the subsets.
     """
-    if name not in VISION_SPECS:
+    n_train = check_positive_int("n_train", n_train, example=100)
+    n_test = check_positive_int("n_test", n_test, example=100)
+    seed = check_int("seed", seed, example=0)
+    if not isinstance(name, str) or name not in VISION_SPECS:
         raise ValueError(f"{name!r} is not an image dataset with train/test splits; use one of "
                          f"{', '.join(VISION_SPECS)}.")
     train, test = load_dataset(name, "train", root=root), load_dataset(name, "test", root=root)
-    classes = list(range(train.num_classes)) if classes is None else [int(c) for c in classes]
+    if classes is not None:
+        classes = [check_nonnegative_int("classes[i]", c, example=0) for c in classes]
+    classes = list(range(train.num_classes)) if classes is None else classes
     bad = [c for c in classes if not 0 <= c < train.num_classes]
     if bad or len(set(classes)) != len(classes) or len(classes) < 2:
         raise ValueError(f"classes must be >= 2 distinct indices in 0..{train.num_classes - 1}; got {classes}.")

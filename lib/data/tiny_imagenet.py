@@ -84,4 +84,5 @@ def load_tiny_imagenet(split: str = "train", *, root: Path | str | None = None, 
             raise DatasetCorruptError(archive, str(error)) from error
     sources = [folder / "wnids.txt", folder / "val" / "val_annotations.txt"]
     tensors = cached_tensors(f"tiny_imagenet-{split}", sources, lambda: _read_split(folder, split))
-    return TensorData(f"tiny_imagenet/{split}", tensors["x"], tensors["y"], tuple((folder / "wnids.txt").read_text().split()))
+    classes = tuple((folder / "wnids.txt").read_text().split())
+    return TensorData(f"tiny_imagenet/{split}", tensors["x"], tensors["y"], classes)

@@ -20,6 +20,8 @@ files known to be byte-identical to UCI's, else a check of row count, columns an
 from __future__ import annotations
 
 import gzip
+import math
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,12 +34,15 @@ from lib.data.errors import DatasetCorruptError, DatasetNotFoundError
 from lib.data.files import download, verify
 from lib.data.tensor_cache import cached_tensors, decode_names, encode_names
 from lib.paths import default_data_root
+from lib.validation import check_nonnegative, check_tensor
 
 _BASE = "https://archive.ics.uci.edu/ml/machine-learning-databases"
 
 
 @dataclass(frozen=True)
 class UCIFile:
+    """One UCI file: its name, download URL, expected number of data rows and SHA-256 (where fixed)."""
+
     name: str
     url: str
     rows: int
@@ -46,6 +51,8 @@ class UCIFile:
 
 @dataclass(frozen=True)
 class UCISpec:
+    """A UCI dataset: its files per split and the parser that turns their rows into ``(x, y, classes)``."""
+
     files: dict[str, tuple[UCIFile, ...]]  # split -> files
     parse: Callable[[dict[str, list[list[str]]], str], tuple[np.ndarray, np.ndarray, tuple[str, ...]]]
 
@@ -58,16 +65,65 @@ class UCISpec:
         return tuple(seen.values())
 
 
-def _read_rows(path: Path, sep: str | None, skip_prefix: str | None = None) -> list[list[str]]:
+class _Rows(list):
+    """The data rows of one file (lists of string fields), with the file's path and each row's line number."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.lines: list[int] = []
+
+    def where(self, i: int) -> str:
+        return f"line {self.lines[i]}"
+
+
+#: Fields per row of every file (features + label).
+_COLUMNS = {"agaricus-lepiota.data": 23, "magic04.data": 11, "adult.data": 15, "adult.test": 15,
+            "letter-recognition.data": 17, "covtype.data.gz": 55, "shuttle.trn": 10, "shuttle.tst": 10}
+
+
+def _read_rows(path: Path, sep: str | None, skip_prefix: str | None = None, columns: int | None = None) -> _Rows:
+    """Non-empty, non-comment rows of a text file split at ``sep``; every row must have ``columns`` fields."""
     opener = gzip.open if path.suffix == ".gz" else open
-    rows = []
-    with opener(path, "rt") as handle:
-        for line in handle:
-            line = line.strip()
-            if not line or (skip_prefix and line.startswith(skip_prefix)):
-                continue
-            rows.append([v.strip() for v in (line.split(sep) if sep else line.split())])
+    rows = _Rows(path)
+    try:
+        with opener(path, "rt") as handle:
+            for number, line in enumerate(handle, 1):
+                line = line.strip()
+                if not line or (skip_prefix and line.startswith(skip_prefix)):
+                    continue
+                fields = [v.strip() for v in (line.split(sep) if sep else line.split())]
+                if columns is not None and len(fields) != columns:
+                    raise DatasetCorruptError(path, f"line {number}: expected {columns} columns, found {len(fields)} "
+                                              f"({line[:60]!r}); the file is damaged (check $NTK_BOOK_DATA)")
+                rows.append(fields)
+                rows.lines.append(number)
+    except (UnicodeDecodeError, EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise DatasetCorruptError(path, f"it cannot be read as text ({type(error).__name__}: {error})") from error
     return rows
+
+
+def _floats(rows: _Rows, columns: list[int]) -> np.ndarray:
+    """The given columns of every row as finite float32 ``[N, len(columns)]``; a missing (``?``), NaN or
+    non-numeric value raises :class:`DatasetCorruptError` naming the file, line and column."""
+    if not rows:
+        return np.zeros((0, len(columns)), dtype=np.float32)
+    try:
+        values = np.array([[r[c] for c in columns] for r in rows], dtype=np.float64)
+        if np.isfinite(values).all():
+            return values.astype(np.float32)
+    except ValueError:
+        pass
+    for i, r in enumerate(rows):  # locate the first bad value for the message
+        for c in columns:
+            try:
+                ok = math.isfinite(float(r[c]))
+            except ValueError:
+                ok = False
+            if not ok:
+                raise DatasetCorruptError(rows.path, f"{rows.where(i)}, column {c + 1}: {r[c]!r} is not a finite "
+                                          "number (a missing or damaged value)")
+    raise DatasetCorruptError(rows.path, "numeric columns could not be parsed")  # pragma: no cover
 
 
 def _one_hot(columns: list[list[str]], vocab: list[list[str]]) -> np.ndarray:
@@ -80,64 +136,69 @@ def _one_hot(columns: list[list[str]], vocab: list[list[str]]) -> np.ndarray:
     return np.concatenate(blocks, axis=1)
 
 
-def _labels(values: list[str], classes: tuple[str, ...], path_hint: str) -> np.ndarray:
+def _labels(rows: _Rows, column: int, classes: tuple[str, ...], strip: str = "") -> np.ndarray:
+    """Column ``column`` of every row as class indices into ``classes``; an unknown label names its line."""
     index = {c: i for i, c in enumerate(classes)}
-    unknown = sorted(set(values) - set(index))
-    if unknown:
-        raise DatasetCorruptError(Path(path_hint), f"unexpected labels {unknown[:5]}")
-    return np.array([index[v] for v in values], dtype=np.int64)
+    out = np.empty(len(rows), dtype=np.int64)
+    for i, r in enumerate(rows):
+        value = r[column].rstrip(strip) if strip else r[column]
+        if value not in index:
+            raise DatasetCorruptError(rows.path, f"{rows.where(i)}: unexpected label {value!r} (valid: "
+                                      f"{', '.join(classes)})")
+        out[i] = index[value]
+    return out
 
 
-def _parse_mushroom(rows: dict[str, list[list[str]]], split: str):
+def _parse_mushroom(rows: dict[str, _Rows], split: str):
     data = rows["agaricus-lepiota.data"]
     columns = [list(c) for c in zip(*[r[1:] for r in data])]
     x = _one_hot(columns, [sorted(set(c)) for c in columns])
-    return x, _labels([r[0] for r in data], ("e", "p"), "agaricus-lepiota.data"), ("edible", "poisonous")
+    return x, _labels(data, 0, ("e", "p")), ("edible", "poisonous")
 
 
 def _numeric_last_label(file: str, classes: tuple[str, ...], names: tuple[str, ...] | None = None):
-    def parse(rows: dict[str, list[list[str]]], split: str):
+    def parse(rows: dict[str, _Rows], split: str):
         data = rows[file]
-        x = np.array([[float(v) for v in r[:-1]] for r in data], dtype=np.float32)
-        return x, _labels([r[-1] for r in data], classes, file), names or classes
+        x = _floats(data, list(range(_COLUMNS[file] - 1)))
+        return x, _labels(data, _COLUMNS[file] - 1, classes), names or classes
     return parse
 
 
-def _parse_shuttle(rows: dict[str, list[list[str]]], split: str):
+def _parse_shuttle(rows: dict[str, _Rows], split: str):
     files = {"train": ["shuttle.trn"], "test": ["shuttle.tst"], "all": ["shuttle.trn", "shuttle.tst"]}[split]
-    data = [r for f in files for r in rows[f]]
-    x = np.array([[float(v) for v in r[:-1]] for r in data], dtype=np.float32)
     classes = tuple(str(i) for i in range(1, 8))
+    x = np.concatenate([_floats(rows[f], list(range(9))) for f in files])
+    y = np.concatenate([_labels(rows[f], 9, classes) for f in files])
     names = ("Rad Flow", "Fpv Close", "Fpv Open", "High", "Bypass", "Bpv Close", "Bpv Open")
-    return x, _labels([r[-1] for r in data], classes, "shuttle"), names
+    return x, y, names
 
 
 _ADULT_NUMERIC = (0, 2, 4, 10, 11, 12)
 
 
-def _parse_adult(rows: dict[str, list[list[str]]], split: str):
+def _parse_adult(rows: dict[str, _Rows], split: str):
     train, test = rows["adult.data"], rows["adult.test"]
     files = {"train": [train], "test": [test], "all": [train, test]}[split]
     data = [r for f in files for r in f]
     categorical = [i for i in range(14) if i not in _ADULT_NUMERIC]
     vocab = [sorted({r[i] for r in train + test}) for i in categorical]
-    numeric = np.array([[float(r[i]) for i in _ADULT_NUMERIC] for r in data], dtype=np.float32)
+    numeric = np.concatenate([_floats(f, list(_ADULT_NUMERIC)) for f in files])
     onehot = _one_hot([[r[i] for r in data] for i in categorical], vocab)
-    labels = [r[14].rstrip(".") for r in data]
-    return np.concatenate([numeric, onehot], axis=1), _labels(labels, ("<=50K", ">50K"), "adult"), ("<=50K", ">50K")
+    labels = np.concatenate([_labels(f, 14, ("<=50K", ">50K"), strip=".") for f in files])
+    return np.concatenate([numeric, onehot], axis=1), labels, ("<=50K", ">50K")
 
 
-def _parse_letter(rows: dict[str, list[list[str]]], split: str):
+def _parse_letter(rows: dict[str, _Rows], split: str):
     data = rows["letter-recognition.data"]
     classes = tuple(chr(ord("A") + i) for i in range(26))
-    x = np.array([[float(v) for v in r[1:]] for r in data], dtype=np.float32)
-    return x, _labels([r[0] for r in data], classes, "letter-recognition.data"), classes
+    x = _floats(data, list(range(1, 17)))
+    return x, _labels(data, 0, classes), classes
 
 
-def _parse_covertype(rows: dict[str, list[list[str]]], split: str):
+def _parse_covertype(rows: dict[str, _Rows], split: str):
     data = rows["covtype.data.gz"]
-    x = np.array([[float(v) for v in r[:-1]] for r in data], dtype=np.float32)
-    return x, _labels([r[-1] for r in data], tuple(str(i) for i in range(1, 8)), "covtype.data.gz"), tuple(
+    x = _floats(data, list(range(54)))
+    return x, _labels(data, 54, tuple(str(i) for i in range(1, 8))), tuple(
         ("Spruce/Fir", "Lodgepole Pine", "Ponderosa Pine", "Cottonwood/Willow", "Aspen", "Douglas-fir", "Krummholz"))
 
 
@@ -193,10 +254,10 @@ def load_uci(name: str, split: str = "all", *, root: Path | str | None = None, d
         root: data root (default ``$NTK_BOOK_DATA``); files are read from ``<root>/uci/<name>/``.
         download: fetch missing files from UCI.
     """
-    if name not in SPECS:
+    if not isinstance(name, str) or name not in SPECS:
         raise ValueError(f"Unknown UCI dataset {name!r}; valid: {sorted(SPECS)}.")
     spec = SPECS[name]
-    if split not in spec.files:
+    if not isinstance(split, str) or split not in spec.files:
         raise ValueError(f"Dataset {name!r} has splits {sorted(spec.files)}, not {split!r}.")
     folder = Path(root or default_data_root()) / "uci" / name
     paths = [_ensure_file(f.name, f, folder, name, download) for f in spec.all_files]
@@ -204,11 +265,12 @@ def load_uci(name: str, split: str = "all", *, root: Path | str | None = None, d
     def build() -> dict[str, torch.Tensor]:
         rows = {}
         for f, path in zip(spec.all_files, paths):
-            if f.sha256:
-                verify(path, sha256=f.sha256)
-            rows[f.name] = _read_rows(path, _SEPARATORS[f.name], skip_prefix="|")
+            # Structure first (the line of a damaged row is the most useful message), then the checksum.
+            rows[f.name] = _read_rows(path, _SEPARATORS[f.name], skip_prefix="|", columns=_COLUMNS.get(f.name))
             if len(rows[f.name]) != f.rows:
                 raise DatasetCorruptError(path, f"{len(rows[f.name])} rows, expected {f.rows}")
+            if f.sha256:
+                verify(path, sha256=f.sha256)
         x, y, classes = spec.parse(rows, split)
         return {"x": torch.from_numpy(x), "y": torch.from_numpy(y), "classes": encode_names(classes)}
 
@@ -217,7 +279,14 @@ def load_uci(name: str, split: str = "all", *, root: Path | str | None = None, d
 
 
 def standardize(train: torch.Tensor, *others: torch.Tensor, eps: float = 1e-8) -> tuple[torch.Tensor, ...]:
-    """Z-score features with the mean and std of ``train`` (constant columns are left at 0)."""
+    """Z-score features with the mean and std of ``train`` ``[N, D]`` (constant columns are left at 0);
+    ``others`` are ``[M, D]`` arrays scaled the same way."""
+    check_tensor("train", train, ndim=2, floating=True, finite=True)
+    if train.shape[0] < 2:
+        raise ValueError(f"standardize needs at least 2 training rows to estimate a std, got {train.shape[0]}.")
+    eps = check_nonnegative("eps", eps)
+    for i, t in enumerate(others):
+        check_tensor(f"others[{i}]", t, ndim=2, floating=True, finite=True, shape=(None, train.shape[1]))
     mean, std = train.mean(0), train.std(0)
     std = torch.where(std < eps, torch.ones_like(std), std)
     return tuple((t - mean) / std for t in (train, *others))

@@ -7,7 +7,8 @@ import math
 import torch
 from torch import nn
 
-from lib.models.layers import ConvLayer, DenseLayer
+from lib.models.layers import ConvLayer, DenseLayer, check_float_input
+from lib.validation import check_positive_int
 
 
 class SmallCNN(nn.Module):
@@ -21,8 +22,11 @@ class SmallCNN(nn.Module):
                  stride: int = 2, parametrization: str = "standard", sigma_w: float = math.sqrt(2.0),
                  sigma_b: float = 0.0, bias: bool = True, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        if depth < 1:
-            raise ValueError(f"SmallCNN needs depth >= 1, got {depth}.")
+        in_channels = check_positive_int("in_channels", in_channels, example=3)
+        channels = check_positive_int("channels", channels, example=64)
+        depth = check_positive_int("depth", depth, example=3)
+        out_features = check_positive_int("out_features", out_features, example=10)
+        stride = check_positive_int("stride", stride, example=2)
         kwargs = dict(parametrization=parametrization, sigma_w=sigma_w, sigma_b=sigma_b, bias=bias,
                       generator=generator)
         layers: list[nn.Module] = []
@@ -71,6 +75,10 @@ class WideResNet(nn.Module):
     def __init__(self, depth: int = 16, widen_factor: int = 4, num_classes: int = 10,
                  in_channels: int = 3) -> None:
         super().__init__()
+        depth = check_positive_int("depth", depth, example=16)
+        widen_factor = check_positive_int("widen_factor", widen_factor, example=4)
+        num_classes = check_positive_int("num_classes", num_classes, example=10)
+        in_channels = check_positive_int("in_channels", in_channels, example=3)
         if (depth - 4) % 6 != 0 or depth < 10:
             raise ValueError(f"WRN depth must be 6n+4 with n >= 1 (10, 16, 22, 28, ...), got {depth}.")
         if widen_factor < 1:
@@ -90,6 +98,7 @@ class WideResNet(nn.Module):
         self.depth, self.widen_factor = depth, widen_factor
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_float_input(x, self.conv.weight, "WideResNet")
         out = self.blocks(self.conv(x))
         out = torch.relu(self.bn(out))
         return self.fc(out.mean(dim=(2, 3)))

@@ -22,12 +22,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lib.validation import check_nonnegative, check_nonnegative_int, check_positive, check_positive_int
+
 PARAMETRIZATIONS = ("standard", "ntk")
 
 
 def _check_parametrization(parametrization: str) -> None:
-    if parametrization not in PARAMETRIZATIONS:
+    if not isinstance(parametrization, str) or parametrization not in PARAMETRIZATIONS:
         raise ValueError(f"Unknown parametrization {parametrization!r}; use one of {PARAMETRIZATIONS}.")
+
+
+def check_float_input(x: torch.Tensor, weight: torch.Tensor, layer: str) -> None:
+    """Reject integer inputs (e.g. ``uint8`` images) to a floating-point layer with a message naming the fix."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{layer} expects a torch.Tensor input, got {type(x).__name__}.")
+    if not x.is_floating_point() and weight.is_floating_point():
+        raise TypeError(f"{layer} got inputs of dtype {x.dtype} but its weights are {weight.dtype}; convert the "
+                        f"inputs with x.to({weight.dtype}) (uint8 images: x.to({weight.dtype}) / 255, or "
+                        "TensorData.features()).")
 
 
 class _ScaledLayer(nn.Module):
@@ -37,8 +49,8 @@ class _ScaledLayer(nn.Module):
     def _init(self, fan_in: int, parametrization: str, sigma_w: float, sigma_b: float,
               generator: torch.Generator | None) -> None:
         _check_parametrization(parametrization)
-        if sigma_w <= 0 or sigma_b < 0:
-            raise ValueError(f"Need sigma_w > 0 and sigma_b >= 0, got sigma_w={sigma_w}, sigma_b={sigma_b}.")
+        sigma_w = check_positive("sigma_w", sigma_w, fix="pass a weight standard deviation such as 2 ** 0.5")
+        sigma_b = check_nonnegative("sigma_b", sigma_b, fix="pass a bias standard deviation >= 0 such as 0.0")
         self.parametrization = parametrization
         self.sigma_w = float(sigma_w)
         self.sigma_b = float(sigma_b)
@@ -77,12 +89,15 @@ class DenseLayer(_ScaledLayer):
                  sigma_w: float = math.sqrt(2.0), sigma_b: float = 0.0, bias: bool = True,
                  generator: torch.Generator | None = None) -> None:
         super().__init__()
+        in_features = check_positive_int("in_features", in_features, example=784)
+        out_features = check_positive_int("out_features", out_features, example=10)
         self.in_features, self.out_features = in_features, out_features
         self.weight = nn.Parameter(torch.empty(out_features, in_features))
         self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
         self._init(in_features, parametrization, sigma_w, sigma_b, generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_float_input(x, self.weight, type(self).__name__)
         # Scale the [N, out] output rather than the [out, in] weight: same function, far less memory traffic.
         return self._scale_and_shift(F.linear(x, self.weight), channel_dims=0)
 
@@ -102,6 +117,11 @@ class ConvLayer(_ScaledLayer):
                  padding: int = 0, parametrization: str = "standard", sigma_w: float = math.sqrt(2.0),
                  sigma_b: float = 0.0, bias: bool = True, generator: torch.Generator | None = None) -> None:
         super().__init__()
+        in_channels = check_positive_int("in_channels", in_channels, example=3)
+        out_channels = check_positive_int("out_channels", out_channels, example=64)
+        kernel_size = check_positive_int("kernel_size", kernel_size, example=3)
+        stride = check_positive_int("stride", stride, example=1)
+        padding = check_nonnegative_int("padding", padding, example=1)
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size = (kernel_size, kernel_size)
         self.stride, self.padding, self.dilation = (stride, stride), (padding, padding), (1, 1)
@@ -110,6 +130,7 @@ class ConvLayer(_ScaledLayer):
         self._init(in_channels * kernel_size * kernel_size, parametrization, sigma_w, sigma_b, generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_float_input(x, self.weight, type(self).__name__)
         return self._scale_and_shift(F.conv2d(x, self.weight, None, self.stride, self.padding), channel_dims=2)
 
     def extra_repr(self) -> str:

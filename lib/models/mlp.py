@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from lib.models.layers import DenseLayer
+from lib.validation import check_nonnegative_int, check_positive_int
 
 
 class MLP(nn.Sequential):
@@ -35,6 +36,10 @@ class MLP(nn.Sequential):
     def __init__(self, in_features: int, width: int, depth: int, out_features: int, *,
                  parametrization: str = "standard", sigma_w: float = math.sqrt(2.0), sigma_b: float = 0.0,
                  bias: bool = True, generator: torch.Generator | None = None) -> None:
+        in_features = check_positive_int("in_features", in_features, example=784)
+        width = check_positive_int("width", width, example=512)
+        depth = check_nonnegative_int("depth", depth, example=2)
+        out_features = check_positive_int("out_features", out_features, example=10)
         if depth < 0 or width < 1 or in_features < 1 or out_features < 1:
             raise ValueError(f"Need depth >= 0 and positive sizes; got in={in_features}, width={width}, "
                              f"depth={depth}, out={out_features}.")
@@ -51,6 +56,9 @@ class MLP(nn.Sequential):
         self.parametrization = parametrization
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not isinstance(x, torch.Tensor) or x.dim() < 1:
+            raise TypeError(f"MLP expects inputs [N, {self.in_features}] as a tensor, got {type(x).__name__}"
+                            f"{'' if not isinstance(x, torch.Tensor) else ' of shape ' + str(tuple(x.shape))}.")
         if x.dim() > 2:
             x = x.flatten(1)
         if x.shape[-1] != self.in_features:

@@ -18,9 +18,16 @@ def trainable_parameters(model: nn.Module) -> list[tuple[str, torch.Tensor]]:
 
     This order defines the columns of every Jacobian ``[N, K, P]`` in ``lib``.
     """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"Expected a torch.nn.Module, got {type(model).__name__}.")
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     if not params:
-        raise ValueError("The model has no parameters with requires_grad=True; there is no Jacobian to take.")
+        total = sum(1 for _ in model.parameters())
+        raise ValueError(
+            f"The model has no parameters with requires_grad=True ({total} parameter tensors, all frozen), so θ is "
+            "empty and there is no Jacobian or kernel to take; unfreeze the parameters that should count "
+            "(p.requires_grad_(True))."
+        )
     return params
 
 
@@ -46,6 +53,12 @@ def check_model(model: nn.Module) -> None:
                 f"Module {name or '<root>'!r} ({type(module).__name__}, p={module.p}) is in training mode, so the "
                 "network is random and its Jacobian is not a function of the input. Call model.eval() first."
             )
+    for name, p in trainable_parameters(model):
+        if p.is_floating_point() and not bool(torch.isfinite(p).all()):
+            raise ValueError(
+                f"Parameter {name!r} of the model contains NaN or infinite values (did training diverge?); "
+                "a Jacobian or kernel of it would be meaningless. Re-initialise or restore a checkpoint."
+            )
 
 
 def check_inputs(model: nn.Module, x: torch.Tensor, *, name: str = "x") -> torch.Tensor:
@@ -55,6 +68,11 @@ def check_inputs(model: nn.Module, x: torch.Tensor, *, name: str = "x") -> torch
     if x.dim() < 1 or x.shape[0] == 0:
         raise ValueError(f"{name} must have shape [N, ...] with N >= 1, got {tuple(x.shape)}.")
     param = next(iter(model.parameters()), None)
+    if param is not None and param.is_floating_point() and not x.is_floating_point() and not _takes_indices(model):
+        raise TypeError(
+            f"{name} has dtype {x.dtype} but the model's parameters are {param.dtype}; convert the inputs with "
+            f"{name}.to({param.dtype}) (images stored as uint8: {name}.to({param.dtype}) / 255)."
+        )
     if param is not None:
         if x.device != param.device:
             raise ValueError(
@@ -68,6 +86,11 @@ def check_inputs(model: nn.Module, x: torch.Tensor, *, name: str = "x") -> torch
     if x.is_floating_point() and not torch.isfinite(x).all():
         raise ValueError(f"{name} contains NaN or infinite values.")
     return x
+
+
+def _takes_indices(model: nn.Module) -> bool:
+    """Whether the model starts from integer indices (it has an embedding layer)."""
+    return any(isinstance(m, (nn.Embedding, nn.EmbeddingBag)) for m in model.modules())
 
 
 def check_pair(x1: torch.Tensor, x2: torch.Tensor) -> None:

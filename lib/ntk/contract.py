@@ -16,7 +16,7 @@ MODES = ("full", "trace", "diagonal")
 
 def check_mode(mode: str) -> str:
     """Return ``mode`` if it is one of :data:`MODES`, else raise ``ValueError`` listing them."""
-    if mode not in MODES:
+    if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(f"Unknown mode {mode!r}; use one of {MODES}.")
     return mode
 

@@ -34,6 +34,7 @@ from lib.ntk.structured import (
     layer_factors,
     split_factors,
 )
+from lib.validation import check_optional_positive_int, check_tensor
 
 METHODS = ("auto", "structured", "jacobian", "ntk_vp")
 AUTO_JACOBIAN_BYTES = 2 * 1024**3
@@ -59,8 +60,11 @@ def ntk_vp(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor, v: torch.Tensor
     check_pair(x1, x2)
     with torch.no_grad():
         k = check_outputs(model(x2[:1]), 1)
+    check_tensor("v", v, floating=True, finite=True)
     if v.shape != (x2.shape[0], k):
         raise ValueError(f"v must have shape [N2, K] = [{x2.shape[0]}, {k}], got {tuple(v.shape)}.")
+    if v.device != x2.device:
+        raise ValueError(f"v is on {v.device} but x2 and the model are on {x2.device}; use v.to(x2.device).")
     with no_tf32():
         fmodel = functional_model(model)
         _, vjp_fn = vjp(lambda p: fmodel.apply(p, x2), fmodel.params)
@@ -107,7 +111,7 @@ def _contract_jacobians(blocks1: list[torch.Tensor], blocks2: list[torch.Tensor]
 
 def _resolve_method(model: nn.Module, method: str, n1: int, n2: int, k: int, *,
                     allow_structured: bool = True) -> str:
-    if method not in METHODS:
+    if not isinstance(method, str) or method not in METHODS:
         raise ValueError(f"Unknown method {method!r}; use one of {METHODS}.")
     if method != "auto":
         if method == "structured":
@@ -158,8 +162,7 @@ def empirical_ntk(
         check_inputs(model, x2, name="x2")
         check_pair(x1, x2)
     x2_ = x1 if symmetric else x2
-    if batch_size is not None and batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int or None, got {batch_size}.")
+    batch_size = check_optional_positive_int("batch_size", batch_size, example=256)
     with torch.no_grad():
         k = check_outputs(model(x1[:1]), 1)
     n1, n2 = x1.shape[0], x2_.shape[0]

@@ -37,6 +37,8 @@ import math
 
 import torch
 
+from lib.validation import check_nonnegative, check_nonnegative_int, check_positive, check_positive_int, check_tensor
+
 
 def _relu_expectations(cov12: torch.Tensor, var1: torch.Tensor, var2: torch.Tensor,
                        exact_diagonal: bool) -> tuple[torch.Tensor, torch.Tensor]:
@@ -79,8 +81,14 @@ def relu_ntk(
         ``(nngp, ntk)``, each ``[N1, N2]`` float64 on the inputs' device, for a scalar output
         (the kernel of each output; outputs are independent in the limit).
     """
-    if depth < 0:
-        raise ValueError(f"depth must be >= 0, got {depth}.")
+    depth = check_nonnegative_int("depth", depth, example=2)
+    sigma_w = check_positive("sigma_w", sigma_w, fix="pass a weight standard deviation such as 2 ** 0.5")
+    sigma_b = check_nonnegative("sigma_b", sigma_b, fix="pass a bias standard deviation >= 0 such as 0.0")
+    if width is not None:
+        width = check_positive_int("width", width, example=512)
+    check_tensor("x1", x1, floating=True, nonempty=True)
+    if x2 is not None:
+        check_tensor("x2", x2, floating=True, nonempty=True)
     if parametrization not in ("ntk", "standard"):
         raise ValueError(f"Unknown parametrization {parametrization!r}; use 'ntk' or 'standard'.")
     if parametrization == "standard" and (width is None or width < 1):

@@ -9,6 +9,7 @@ from torch.func import jacrev, vmap
 from lib.device import no_tf32
 from lib.ntk.checks import check_inputs, check_model, check_outputs
 from lib.ntk.functional import FunctionalModel, flatten_params, functional_model
+from lib.validation import check_optional_positive_int
 
 
 def jacobian_blocks(fmodel: FunctionalModel, x: torch.Tensor, *,
@@ -39,6 +40,7 @@ def jacobian(model: nn.Module, x: torch.Tensor, *, chunk_size: int | None = None
     """
     check_model(model)
     check_inputs(model, x)
+    chunk_size = check_optional_positive_int("chunk_size", chunk_size, example=64)
     with torch.no_grad():
         check_outputs(model(x[:1]), 1)
     with no_tf32():

@@ -6,9 +6,10 @@ import copy
 
 import torch
 from torch import nn
-from torch.func import functional_call, jvp
+from torch.func import jvp
 
 from lib.ntk.checks import check_model, trainable_parameters
+from lib.ntk.functional import call_with_parameters
 
 
 class LinearizedModel(nn.Module):
@@ -51,7 +52,7 @@ class LinearizedModel(nn.Module):
         delta = {name: theta[name] - self._theta0[name] for name in self._names}
 
         def f(params: dict[str, torch.Tensor]) -> torch.Tensor:
-            return functional_call(self._base, params, (x,), strict=False)
+            return call_with_parameters(self._base, params, x)
 
         f0, df = jvp(f, (self._theta0,), (delta,))
         return f0 + df

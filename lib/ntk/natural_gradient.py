@@ -29,6 +29,7 @@ from lib.ntk.checks import check_inputs, check_model
 from lib.ntk.empirical import empirical_ntk
 from lib.ntk.functional import flatten_params, functional_model
 from lib.ntk.predict import kernel_matrix
+from lib.validation import check_all_finite, check_choice, check_finite, check_nonnegative, check_tensor
 
 LOSSES = ("mse", "cross_entropy")
 
@@ -38,8 +39,15 @@ def output_loss_derivatives(f: torch.Tensor, y: torch.Tensor, loss: str) -> tupl
 
     ``y`` is ``[N, K]`` targets for ``"mse"`` and ``[N]`` class indices for ``"cross_entropy"``.
     """
+    check_tensor("f", f, ndim=2, floating=True)
+    check_tensor("y", y)
+    check_choice("loss", loss, LOSSES)
     n, k = f.shape
     if loss == "mse":
+        if not y.is_floating_point():
+            raise TypeError(f"For loss='mse' y must be float targets [N, K], got dtype {y.dtype}; one-hot encode "
+                            "class labels (or use loss='cross_entropy').")
+        check_all_finite("y", y)
         if y.shape != f.shape:
             raise ValueError(f"For loss='mse' y must have the outputs' shape {tuple(f.shape)}, got {tuple(y.shape)}.")
         return (f - y).reshape(-1), torch.eye(n * k, dtype=f.dtype, device=f.device)
@@ -47,6 +55,9 @@ def output_loss_derivatives(f: torch.Tensor, y: torch.Tensor, loss: str) -> tupl
         if y.shape != (n,) or y.dtype not in (torch.int64, torch.int32):
             raise ValueError(f"For loss='cross_entropy' y must be integer class indices of shape [{n}], "
                              f"got {tuple(y.shape)} {y.dtype}.")
+        if n and (int(y.min()) < 0 or int(y.max()) >= k):
+            raise ValueError(f"For loss='cross_entropy' y must hold class indices in 0..{k - 1} (K = {k} outputs), "
+                             f"got values in {int(y.min())}..{int(y.max())}.")
         p = torch.softmax(f, dim=1)
         grad = p - torch.nn.functional.one_hot(y.long(), k).to(f.dtype)
         blocks = torch.diag_embed(p) - p[:, :, None] * p[:, None, :]
@@ -79,32 +90,76 @@ def gauss_newton_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, los
         model: maps ``[N, ...]`` to ``[N, K]`` sample by sample.
         x: inputs ``[N, ...]``; y: targets (see :func:`output_loss_derivatives`).
         loss: ``"mse"`` or ``"cross_entropy"``.
-        learning_rate: ``η``. damping: ``λ >= 0``; ``λ = 0`` needs ``HΘ`` invertible.
+        learning_rate: ``η`` (finite). damping: ``λ >= 0``; ``λ = 0`` needs ``HΘ`` invertible.
         kernel: optionally a precomputed ``empirical_ntk(model, x)`` ``[N, N, K, K]``.
 
     Returns:
         A :class:`GaussNewtonStep`; apply it with :func:`apply_step`.
+
+    Raises:
+        ValueError: non-finite ``learning_rate``/``damping``, or a system ``HΘ + λI`` that is singular or too
+            ill-conditioned to solve (always the case for ``"cross_entropy"`` with ``damping=0``: every softmax
+            Hessian block annihilates the all-ones vector) — the message says to raise ``damping``.
     """
     check_model(model)
     check_inputs(model, x)
-    if damping < 0:
-        raise ValueError(f"damping must be >= 0, got {damping}.")
+    learning_rate = check_finite("learning_rate", learning_rate, fix="pass a finite step size such as 1.0")
+    damping = check_nonnegative("damping", damping, fix="pass a damping λ >= 0 such as 1e-6")
+    check_choice("loss", loss, LOSSES)
+    if loss == "cross_entropy" and damping == 0:
+        raise ValueError(
+            "gauss_newton_step(loss='cross_entropy', damping=0) solves a singular system: the softmax Hessian "
+            "H = diag(p) - p pᵀ of every sample has the all-ones vector in its null space, so HΘ is never "
+            "invertible. Pass damping > 0 (e.g. 1e-6 × the mean diagonal of Θ)."
+        )
+    check_tensor("y", y, device=x.device)
     fmodel = functional_model(model)
     with no_tf32():
         f, vjp_fn = vjp(lambda p: fmodel.apply(p, x), fmodel.params)
         grad, hessian = output_loss_derivatives(f.detach(), y, loss)
-        theta = kernel_matrix(kernel if kernel is not None else empirical_ntk(model, x))
+        if kernel is not None:
+            n, k = f.shape
+            check_tensor("kernel", kernel, floating=True, finite=True, device=x.device)
+            if tuple(kernel.shape) != (n, n, k, k):
+                raise ValueError(f"kernel must be empirical_ntk(model, x) of shape [N, N, K, K] = [{n}, {n}, {k}, "
+                                 f"{k}], got {tuple(kernel.shape)}.")
+        theta = kernel_matrix(kernel if kernel is not None else empirical_ntk(model, x)).to(grad.dtype)
         system = hessian @ theta + damping * torch.eye(theta.shape[0], dtype=theta.dtype, device=theta.device)
-        coeffs = torch.linalg.solve(system, grad)
+        coeffs = _solve_checked(system, grad, damping)
         (direction,) = vjp_fn(coeffs.reshape(f.shape))
     return GaussNewtonStep(direction=-learning_rate * flatten_params(direction), function_space=coeffs,
                            kernel=theta)
 
 
+def _solve_checked(system: torch.Tensor, rhs: torch.Tensor, damping: float) -> torch.Tensor:
+    """``system⁻¹ rhs`` ``[M]``; raise ``ValueError`` when the solution cannot be trusted (singular or
+    ill-conditioned ``system``, non-finite result)."""
+    if not bool(torch.isfinite(system).all()) or not bool(torch.isfinite(rhs).all()):
+        raise ValueError("The Gauss-Newton system contains NaN or infinite values (kernel or loss gradient); "
+                         "check the model's outputs and targets.")
+    size = system.shape[0]
+    # With λ > 0 the system is invertible (HΘ is similar to the PSD H^½ΘH^½); with λ = 0 check its conditioning.
+    singular = torch.linalg.svdvals(system.to(torch.float64)) if damping == 0 else None
+    eps = torch.finfo(system.dtype).eps
+    if singular is not None and singular[-1] <= size * eps * singular[0]:
+        raise ValueError(
+            f"The Gauss-Newton system HΘ + λI (λ = damping = {damping:g}) is singular to working precision "
+            f"(condition number {(singular[0] / singular[-1].clamp_min(1e-300)).item():.3g}): Θ = J Jᵀ is rank "
+            "deficient (N K > P, duplicate inputs, or dead units). Pass damping > 0, e.g. 1e-6 × the mean "
+            "diagonal of Θ."
+        )
+    coeffs = torch.linalg.solve(system, rhs)
+    if not bool(torch.isfinite(coeffs).all()):
+        raise ValueError(f"Solving the Gauss-Newton system gave non-finite values (λ = {damping:g}); increase damping.")
+    return coeffs
+
+
 def apply_step(model: nn.Module, direction: torch.Tensor) -> None:
-    """Add a flat ``[P]`` step to the model's trainable parameters in place."""
+    """Add a flat ``[P]`` step to the model's trainable parameters in place (finite steps only)."""
     params = [p for p in model.parameters() if p.requires_grad]
     total = sum(p.numel() for p in params)
+    check_tensor("direction", direction, floating=True)
+    check_all_finite("direction", direction, fix="the step is unusable; increase damping or lower the learning rate")
     if direction.shape != (total,):
         raise ValueError(f"Step must have shape [{total}] (the trainable parameters), got {tuple(direction.shape)}.")
     with torch.no_grad():

@@ -24,9 +24,12 @@ from dataclasses import dataclass
 
 import torch
 
+from lib.validation import check_finite, check_nonnegative, check_positive, check_tensor
+
 
 def kernel_matrix(kernel: torch.Tensor) -> torch.Tensor:
     """``[N1, N2, K, K]`` → ``[N1 K, N2 K]`` with index ``n K + a``; ``[N1, N2]`` is returned as is."""
+    check_tensor("kernel", kernel, floating=True)
     if kernel.dim() == 2:
         return kernel
     if kernel.dim() != 4 or kernel.shape[2] != kernel.shape[3]:
@@ -72,8 +75,24 @@ class MSEDynamics:
         on_null = torch.zeros_like(lam) if math.isinf(t) else torch.full_like(lam, self.learning_rate * t)
         return torch.where(null, on_null, (1 - self._decay(t, steps)) / safe)
 
+    def _check_time(self, t: float, steps: bool) -> float:
+        t = check_finite("t", t, minimum=0.0, allow_inf=True,
+                         fix="pass a training time t >= 0 (math.inf for the converged solution)")
+        if steps and math.isfinite(t) and t != int(t):
+            raise ValueError(f"With steps=True, t counts gradient-descent steps and must be a whole number, got {t}.")
+        return t
+
+    def _check_outputs(self, name: str, f: torch.Tensor, rows: int | None) -> None:
+        k = self.y.shape[1]
+        check_tensor(name, f, floating=True, finite=True)
+        if f.dim() != 2 or f.shape[1] != k or (rows is not None and f.shape[0] != rows):
+            want = f"[{rows if rows is not None else 'N*'}, {k}]"
+            raise ValueError(f"{name} must be the network outputs of shape {want}, got {tuple(f.shape)}.")
+
     def train(self, f0: torch.Tensor, t: float = math.inf, *, steps: bool = False) -> torch.Tensor:
         """Training outputs ``[N, K]`` after time ``t`` (flow) or ``t`` steps (``steps=True``)."""
+        t = self._check_time(t, steps)
+        self._check_outputs("f0", f0, self.y.shape[0])
         residual = self._flat(f0.to(torch.float64) - self.y)
         v = self.eigenvectors
         out = v @ (self._decay(t, steps)[:, None] * (v.T @ residual))
@@ -86,6 +105,18 @@ class MSEDynamics:
         On the null space of ``Θ`` the factor does not matter: ``Θ(x*, X)`` vanishes there for
         ``Θ = J Jᵀ``, so ``t = ∞`` uses the pseudo-inverse.
         """
+        t = self._check_time(t, steps)
+        n, k = self.y.shape
+        self._check_outputs("f0_train", f0_train, n)
+        self._check_outputs("f0_test", f0_test, None)
+        m = f0_test.shape[0]
+        check_tensor("kernel_test_train", kernel_test_train, floating=True, finite=True)
+        want = (m, n) if self.scalar_kernel else (m, n, k, k)
+        if tuple(kernel_test_train.shape) != want:
+            raise ValueError(
+                f"kernel_test_train must be Θ(x*, X) of shape {list(want)} (test points × training points"
+                f"{'' if self.scalar_kernel else ' × outputs × outputs'}, like the training kernel), got "
+                f"{tuple(kernel_test_train.shape)}.")
         residual = self._flat(f0_train.to(torch.float64) - self.y)
         v = self.eigenvectors
         weights = v @ (self._solve_factor(t, steps)[:, None] * (v.T @ residual))
@@ -107,6 +138,9 @@ def gradient_descent_mse(kernel_train_train: torch.Tensor, y_train: torch.Tensor
         An :class:`MSEDynamics` whose ``train``/``test`` methods give predictions at any
         time ``t`` (``math.inf`` for the end point, the kernel-regression solution).
     """
+    check_tensor("y_train", y_train, floating=True, finite=True)
+    check_tensor("kernel_train_train", kernel_train_train, floating=True, finite=True)
+    learning_rate = check_positive("learning_rate", learning_rate, fix="pass a step size η > 0 such as 1.0")
     if y_train.dim() != 2:
         raise ValueError(f"y_train must have shape [N, K], got {tuple(y_train.shape)}.")
     matrix = kernel_matrix(kernel_train_train.to(torch.float64))
@@ -162,6 +196,18 @@ def ntk_gp_posterior(ntk: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
     Returns:
         :class:`NTKGaussianProcess` in float64.
     """
+    for label, group in (("ntk", ntk), ("nngp", nngp)):
+        if not isinstance(group, (tuple, list)) or len(group) != 3:
+            raise TypeError(f"{label} must be a tuple (train-train, test-train, test-test) of kernels, got "
+                            f"{type(group).__name__}.")
+        for part, matrix in zip(("train-train", "test-train", "test-test"), group):
+            check_tensor(f"{label} {part} kernel", matrix, floating=True, finite=True)
+    check_tensor("y_train", y_train, floating=True, finite=True)
+    ridge = check_nonnegative("ridge", ridge, fix="pass ridge >= 0 (0 = exact)")
+    learning_rate = check_positive("learning_rate", learning_rate, fix="pass a step size η > 0 such as 1.0")
+    t = check_finite("t", t, minimum=0.0, allow_inf=True, fix="pass t >= 0 or math.inf")
+    if steps and math.isfinite(t) and t != int(t):
+        raise ValueError(f"With steps=True, t counts gradient-descent steps and must be a whole number, got {t}.")
     (t_xx, t_sx, t_ss), (k_xx, k_sx, k_ss) = ([m.to(torch.float64) for m in ntk], [m.to(torch.float64) for m in nngp])
     n, m = t_xx.shape[0], t_sx.shape[0]
     for name, a, shape in (("ntk train-train", t_xx, (n, n)), ("ntk test-train", t_sx, (m, n)),

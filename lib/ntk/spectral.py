@@ -18,9 +18,11 @@ import torch
 from torch import nn
 from torch.func import jvp, vjp
 
+from lib.ntk.checks import check_inputs, check_model
 from lib.ntk.empirical import empirical_ntk
 from lib.ntk.functional import flatten_params, functional_model, unflatten_params
 from lib.ntk.predict import kernel_matrix
+from lib.validation import check_positive, check_positive_int, check_tensor
 
 
 def gram_eigenvalues(model: nn.Module, x: torch.Tensor, *, method: str = "auto") -> torch.Tensor:
@@ -52,8 +54,13 @@ def jacobian_difference_norm(model: nn.Module, reference: nn.Module, x: torch.Te
     estimate is a lower bound that increases to ``‖D‖₂`` (stopping when the relative change is
     below ``tol``).
     """
-    if iterations < 1:
-        raise ValueError(f"iterations must be >= 1, got {iterations}.")
+    iterations = check_positive_int("iterations", iterations, example=100)
+    tol = check_positive("tol", tol, fix="pass a relative tolerance such as 1e-6")
+    for module in (model, reference):
+        check_model(module)
+        check_inputs(module, x)
+    if start is not None:
+        check_tensor("start", start, floating=True, finite=True)
     fm, fr = functional_model(model), functional_model(reference)
     if [(k, v.shape) for k, v in fm.params.items()] != [(k, v.shape) for k, v in fr.params.items()]:
         raise ValueError("model and reference must have the same trainable parameters (names and shapes).")
