@@ -113,29 +113,35 @@ def _direct_imports(path: Path, mtime_ns: int) -> frozenset[str]:
                 module = ".".join(base + ([node.module] if node.module else []))
             else:
                 module = node.module or ""
-            found.add(module)
-            found.update(f"{module}.{alias.name}" for alias in node.names)  # submodules named in from-imports
+            submodules = {f"{module}.{alias.name}" for alias in node.names} - {f"{module}.*"}
+            submodules = {m for m in submodules if _module_file(m) is not None}
+            found.update(submodules)  # `from lib.x import y` with y a module uses lib/x/y.py ...
+            if len(submodules) < len(node.names):
+                found.add(module)  # ... and lib/x/__init__.py only when some name comes from it
     return frozenset(m for m in found if _module_file(m) is not None)
 
 
 def lib_import_closure(module: str) -> list[Path]:
-    """Source files of every ``lib`` module that importing ``module`` can execute, sorted.
+    """Source files of the ``lib`` code that ``module`` uses, sorted.
 
-    Follows static imports (also those inside functions) and adds the ``__init__.py`` of each
-    parent package, since importing ``lib.a.b`` runs ``lib/__init__.py`` and ``lib/a/__init__.py``.
+    Follows the modules named in import statements (also those inside functions), recursively, and adds
+    the ``__init__.py`` of each parent package (importing ``lib.a.b`` runs ``lib/a/__init__.py``) — hashed,
+    but their own imports are followed only where a module names them. So a package ``__init__`` that
+    re-exports a chapter's analysis or figures does not tie the chapter's experiments to them.
     """
-    seen: set[Path] = set()
+    followed: set[Path] = set()
+    parents: set[Path] = set()
     stack = [module]
     while stack:
         name = stack.pop()
-        names = [name] + [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]
-        for candidate in names:
-            path = _module_file(candidate)
-            if path is None or path in seen:
-                continue
-            seen.add(path)
-            stack.extend(_direct_imports(path, path.stat().st_mtime_ns))
-    return sorted(seen)
+        path = _module_file(name)
+        if path is None or path in followed:
+            continue
+        followed.add(path)
+        stack.extend(_direct_imports(path, path.stat().st_mtime_ns))
+        parts = name.split(".")
+        parents.update(p for p in (_module_file(".".join(parts[:i])) for i in range(1, len(parts))) if p)
+    return sorted(followed | parents)
 
 
 def code_version(fn: Callable[..., Any] | None = None) -> str:

@@ -1,4 +1,12 @@
-"""The book's one figure style, error bands over seeds, and captioned saving."""
+"""The book's one figure style: sizes, log axes, error bands and interval markers, and captions.
+
+House conventions (every chapter's figure module uses these):
+
+* figure sizes come from :data:`SIZES` through :func:`panels` (one, two or three panels in a row);
+* logarithmic axes are base 10 with plain-number tick labels (:func:`log_axis`);
+* a band is the mean over repetitions ±1 s.e. (:func:`band`); an estimate with a confidence interval is a
+  marker with an error bar (:func:`interval_markers`); the caption says which.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +17,42 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")  # Okabe-Ito
+
+
+#: Figure sizes in inches by number of panels in a row.
+SIZES = {1: (6.4, 4.0), 2: (11.5, 4.0), 3: (15.0, 4.2)}
+
+
+def panels(count: int = 1) -> tuple[plt.Figure, list[plt.Axes]]:
+    """A figure with ``count`` (1–3) panels in a row, in the house size; returns ``(figure, axes list)``."""
+    if count not in SIZES:
+        raise ValueError(f"panels() makes 1, 2 or 3 panels in a row; got {count}.")
+    fig, axes = plt.subplots(1, count, figsize=SIZES[count], squeeze=False)
+    return fig, list(axes[0])
+
+
+def log_axis(ax: plt.Axes, which: str = "x") -> None:
+    """Make ``which`` (``"x"``, ``"y"`` or ``"both"``) logarithmic, base 10, with plain-number tick labels."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    if which not in ("x", "y", "both"):
+        raise ValueError(f"which must be 'x', 'y' or 'both'; got {which!r}.")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    for name in ("x", "y") if which == "both" else (which,):
+        getattr(ax, f"set_{name}scale")("log", base=10)
+        axis = getattr(ax, f"{name}axis")
+        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(plain)
+        axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+
+
+def interval_markers(ax: plt.Axes, x: Sequence[float], estimates: Sequence[float], lows: Sequence[float],
+                     highs: Sequence[float], *, label: str | None = None, color: str | None = None,
+                     marker: str = "o") -> None:
+    """Estimates with their interval as error bars (e.g. exponents with 95 % bootstrap intervals)."""
+    estimates, lows, highs = (np.asarray(v, dtype=float) for v in (estimates, lows, highs))
+    ax.errorbar(x, estimates, yerr=[estimates - lows, highs - estimates], marker=marker, linestyle="none",
+                capsize=3, color=color, label=label)
 
 
 def use_book_style() -> None:
@@ -33,10 +77,10 @@ def mean_and_sem(values: np.ndarray, axis: int = 0) -> tuple[np.ndarray, np.ndar
 
 
 def band(ax: plt.Axes, x: Sequence[float], runs: np.ndarray, *, label: str | None = None, color: str | None = None,
-         marker: str | None = "o") -> None:
-    """Plot the mean over seeds (rows of ``runs [S, len(x)]``) with a ±1 s.e. band."""
+         marker: str | None = "o", linestyle: str = "-") -> None:
+    """Plot the mean over repetitions (rows of ``runs [R, len(x)]``) with a ±1 s.e. band."""
     mean, sem = mean_and_sem(runs)
-    line, = ax.plot(x, mean, label=label, color=color, marker=marker, markersize=4)
+    line, = ax.plot(x, mean, label=label, color=color, marker=marker, markersize=4, linestyle=linestyle)
     ax.fill_between(x, mean - sem, mean + sem, color=line.get_color(), alpha=0.2, linewidth=0)
 
 

@@ -1,248 +1,428 @@
-"""Chapter 5 — NTK and generalization: data-scaling laws and an evolving kernel (Vyas et al. 2022).
+"""Chapter 5 — NTK and generalization: data-scaling laws of networks and their kernels (Vyas et al. 2022).
 
-Every experiment is a function of a JSON-like config returning plain lists and numbers, so
-:class:`lib.cache.ResultsCache` can store it. Shared conventions:
+Every experiment is a function of a JSON-like config returning plain numbers and lists, cacheable
+with :class:`lib.cache.ResultsCache`; :func:`sweeps` lists each experiment's configs for a profile,
+so the notebook and a command line run the same sweeps.
 
-* a *task* (see :data:`TASKS`) is a real-image classification problem posed as regression on
-  centred one-hot targets (:func:`lib.data.tasks.image_regression_task`); training sets of
-  the different sizes ``n`` are **nested** prefixes of one random permutation, and one fixed
-  test set is used for every ``n`` (so errors are paired across sizes for the bootstrap);
-* the *network* is a standard-parametrized ReLU MLP trained with mean squared loss, Adam
-  (PyTorch defaults), batch 128, for ``max(epochs · n / 128, min_steps)`` steps, with the
-  largest learning rate of :data:`LEARNING_RATES` at which training does not diverge. (Plain
-  SGD with one learning rate for all widths is a poor recipe here: the NTK of the standard
-  parametrization grows with width, and at width 1024 SGD with momentum at lr 0.01 stalled
-  near the loss of the zero predictor without diverging.)
-* the *kernels* are used in kernel ridge regression (:func:`lib.kernel_regression.kernel_regression`,
-  float64, ridge relative to the mean diagonal), with one scalar kernel for all outputs: for
-  the empirical NTK that is the output-averaged kernel ``tr Θ̂ / K``, for the infinite-width
-  kernel the analytic ReLU NTK of the same depth;
-* test errors are stored per test example (0/1), ``[len(sizes), n_test]``.
+Conventions shared by all experiments:
+
+* **Task** (:data:`TASKS`): real images posed as regression on centred one-hot targets
+  (:func:`lib.data.tasks.image_regression_task`). A *data draw* ``d`` selects the training pool
+  and the test set; training sets of the sizes ``n`` are **nested** prefixes of the pool. The
+  hyperparameters are tuned on a separate *tuning draw* (:data:`TUNING_DRAW`), on a validation
+  split cut from its training pool — never on an evaluation draw or on test data.
+* **Network**: a standard-parametrized ReLU MLP (``depth`` hidden layers of ``width``), trained on
+  the mean squared loss with Adam (batch :data:`BATCH`) for ``max(⌈epochs·n/B⌉, min_steps)`` steps.
+  Two recipes (:class:`Recipe`): ``uncentred`` — the network as initialised, carrying a random
+  ``f₀``; ``centred`` — ``g = f − f₀`` (trained as ``f`` on targets ``y + f₀(x)``, which has the same
+  gradients, and evaluated as ``f − f₀``), the function the kernel predictors describe.
+* **Kernels**: kernel ridge regression (:func:`lib.kernel_regression.kernel_regression`, ridge
+  relative to the mean diagonal) with (i) the network's empirical NTK at initialization,
+  averaged over outputs (``tr Θ̂ / K``), and (ii) the infinite-width NTK of the **same
+  parametrization and width** (:func:`lib.ntk.relu_ntk` with ``parametrization="standard"``).
+* **Errors**: the mean 0/1 classification error and the mean squared error (summed over outputs)
+  on the evaluation set, and the same on the training set.
 """
 
 from __future__ import annotations
 
-import copy
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
 
 import torch
 
 from lib.data.tasks import RegressionTask, image_regression_task
-from lib.experiments import config_device, optional_runs
-from lib.kernel_regression import kernel_regression, relu_ntk_matrix
+from lib.experiments import config_device
+from lib.experiments.scaling_laws.configs import BATCH, TASKS, Kernel, Parametrization, Recipe, Split
+from lib.kernel_alignment import centered_alignment, eigenspace_overlap, scale_ratio, target_alignment
+from lib.kernel_regression import kernel_regression
+from lib.learning_curves import spectrum_of
 from lib.models import MLP
-from lib.ntk import empirical_ntk
+from lib.models.mean_field import mean_field_mlp
+from lib.ntk import empirical_ntk, relu_ntk
 from lib.ntk.compare import kernel_distance
-from lib.profiles import pick_profile
 from lib.training import train
 
-#: Tasks: name -> (dataset, classes or None for all, description).
-TASKS = {
-    "mnist10": ("mnist", None, "MNIST, 10 classes"),
-    "fashion_shirts": ("fashion_mnist", [0, 6], "Fashion-MNIST, T-shirt/top vs shirt"),
-    "cifar10_binary": ("cifar10", [3, 5], "CIFAR-10, cat vs dog"),
-}
-
-#: Tasks that run only when their data is on disk and there is time for them (paper profile or a GPU).
-OPTIONAL_TASKS = ("cifar10_binary",)
-
-
-def tasks_to_run(sizes: ScalingSizes, *, profile: str, device: torch.device) -> tuple[list[str], list[str]]:
-    """``(tasks, messages)``: the profile's tasks plus each optional task whose dataset is present and
-    for which the run is affordable (paper profile or CUDA); a message says why one is skipped."""
-    optional, messages = optional_runs({name: (TASKS[name][0], TASKS[name][2]) for name in OPTIONAL_TASKS},
-                                       profile=profile, device=device)
-    return list(sizes.tasks) + optional, messages
-
-
-@dataclass(frozen=True)
-class ScalingSizes:
-    """Sizes of Chapter 5's experiments for one profile."""
-
-    tasks: tuple[str, ...]
-    sizes: tuple[int, ...]           # training-set sizes n (nested)
-    test: int
-    depth: int
-    width: int                       # the network of the data-scaling experiment
-    widths: tuple[int, ...]          # width scaling (first task only)
-    seeds: int
-    epochs: int
-    min_steps: int
-    after_kernel_n0: tuple[int, ...]
-    evolution_train: int
-    evolution_test: int
-    evolution_checkpoints: int
-
-    def as_dict(self) -> dict:
-        return asdict(self)
-
-
-SIZES = {
-    "quick": ScalingSizes(tasks=("mnist10",), sizes=(64, 128, 256, 512), test=500, depth=2, width=256,
-                          widths=(64, 256), seeds=1, epochs=20, min_steps=200, after_kernel_n0=(64, 256),
-                          evolution_train=256, evolution_test=300, evolution_checkpoints=6),
-    "book": ScalingSizes(tasks=("mnist10", "fashion_shirts"), sizes=(128, 256, 512, 1024, 2048, 4096, 8192),
-                         test=2000, depth=2, width=256, widths=(64, 256, 1024), seeds=2, epochs=30, min_steps=500,
-                         after_kernel_n0=(128, 512, 2048), evolution_train=1024, evolution_test=1000,
-                         evolution_checkpoints=10),
-    "paper": ScalingSizes(tasks=("mnist10", "fashion_shirts"), sizes=tuple(2**k for k in range(7, 16)), test=10000,
-                          depth=3, width=1024, widths=(128, 512, 2048, 8192), seeds=5, epochs=100, min_steps=2000,
-                          after_kernel_n0=(128, 512, 2048, 8192), evolution_train=8192, evolution_test=5000,
-                          evolution_checkpoints=16),
-}
-
-LEARNING_RATES = (1e-3, 3e-4, 1e-4)
-BATCH = 128
-
-
-def sizes_for(profile: str) -> ScalingSizes:
-    """The size table of ``profile``."""
-    return pick_profile(SIZES, profile)
+# --------------------------------------------------------------------------------------------- data
 
 
 def load_task(name: str, n_train: int, n_test: int, data_seed: int, device: torch.device) -> RegressionTask:
-    """Task ``name`` of :data:`TASKS` with ``n_train`` training (nested prefixes) and ``n_test`` test samples."""
+    """Task ``name`` with a training pool of ``n_train`` (nested prefixes are the training sets) and ``n_test``
+    test samples, drawn by ``data_seed``."""
     if name not in TASKS:
         raise ValueError(f"Unknown task {name!r}; valid: {', '.join(TASKS)}.")
     dataset, classes, _ = TASKS[name]
     return image_regression_task(dataset, n_train, n_test, seed=data_seed, classes=classes).to(device)
 
 
-def _errors(predictions: torch.Tensor, labels: torch.Tensor) -> list[int]:
-    return (predictions.argmax(dim=1) != labels).long().tolist()
+def _evaluation_split(config: dict, device: torch.device) -> tuple[RegressionTask, torch.Tensor, torch.Tensor,
+                                                                     torch.Tensor]:
+    """The task and the evaluation inputs, targets and labels of ``config["split"]``.
 
-
-def _network(task: RegressionTask, config: dict) -> MLP:
-    g = torch.Generator().manual_seed(config["seed"])
-    return MLP(task.x_train.shape[1], config["width"], config["depth"], task.num_classes, generator=g).to(
-        task.x_train.device)
-
-
-def train_network(model: MLP, task: RegressionTask, n: int, config: dict, callback=None) -> tuple[int, float]:
-    """Train ``model`` in place on the first ``n`` training samples (module docstring).
-
-    Returns ``(steps, learning rate used)``. A diverged attempt restarts from the same initial
-    parameters with the next smaller learning rate (``callback`` sees only the kept attempt's steps
-    after a restart, from step 0 again).
+    For ``"validation"`` the task's pool has ``max(sizes) + validation`` samples and the validation set is the
+    pool's tail (disjoint from every nested training set); the test set is not loaded for use.
     """
-    steps = max(math.ceil(config["epochs"] * n / BATCH), config["min_steps"])
-    initial = copy.deepcopy(model.state_dict())
-    for lr in LEARNING_RATES:
-        model.load_state_dict(initial)
-        log = train(model, task.x_train[:n], task.y_train[:n], loss="mse", optimizer="adam", learning_rate=lr,
-                    max_steps=steps, batch_size=min(BATCH, n),
-                    generator=torch.Generator().manual_seed(config["seed"] + n), log_every=max(1, steps // 20),
-                    callback=callback)
-        if not log.diverged:
-            return log.steps, lr
-    raise RuntimeError(f"Training diverged at n = {n} for every learning rate in {LEARNING_RATES}.")
+    split = Split(config["split"])
+    n_max = max(config["sizes"])
+    if split is Split.VALIDATION:
+        task = load_task(config["task"], n_max + config["validation"], 1, config["data_seed"], device)
+        return task, task.x_train[n_max:], task.y_train[n_max:], task.labels_train[n_max:]
+    task = load_task(config["task"], n_max, config["test"], config["data_seed"], device)
+    return task, task.x_test, task.y_test, task.labels_test
 
 
-def output_averaged_ntk(model: MLP, x: torch.Tensor) -> torch.Tensor:
+def _errors(predictions: torch.Tensor, targets: torch.Tensor, labels: torch.Tensor) -> tuple[float, float]:
+    """``(0/1 error, mean squared error summed over outputs)``."""
+    predictions = predictions.to(torch.float64)
+    wrong = (predictions.argmax(dim=1) != labels.to(predictions.device)).double().mean().item()
+    mse = (predictions - targets.to(predictions)).pow(2).sum(dim=1).mean().item()
+    return wrong, mse
+
+
+# ------------------------------------------------------------------------------------------ networks
+
+
+def make_network(task: RegressionTask, config: dict) -> torch.nn.Module:
+    """The network of ``config`` (``width``, ``depth``, ``seed``, optional ``parametrization``) on the task's device."""
+    g = torch.Generator().manual_seed(config["seed"])
+    d, k = task.x_train.shape[1], task.num_classes
+    parametrization = Parametrization(config.get("parametrization", "standard"))
+    if parametrization is Parametrization.MEAN_FIELD:
+        if config["depth"] != 1:
+            raise ValueError("The mean-field parametrization is defined here for one hidden layer (depth=1).")
+        model = mean_field_mlp(d, config["width"], k, generator=g)
+    else:
+        model = MLP(d, config["width"], config["depth"], k, parametrization=parametrization.value, generator=g)
+    return model.to(task.x_train.device)
+
+
+def steps_for(n: int, epochs: int, min_steps: int) -> int:
+    """Optimizer steps of the Adam recipe: ``max(⌈epochs · n / B⌉, min_steps)``."""
+    return max(math.ceil(epochs * n / BATCH), min_steps)
+
+
+def fit_network(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, recipe: Recipe | str, learning_rate: float,
+                epochs: int, min_steps: int, seed: int,
+                callback: Callable[[int], None] | None = None) -> tuple[torch.Tensor | None, int, bool]:
+    """Train ``model`` in place on ``(x, y)`` by the Adam recipe; returns ``(f₀(x) or None, steps, diverged)``.
+
+    For the centred recipe the model is trained on ``y + f₀(x)`` (same gradients as training ``f − f₀``
+    on ``y``); subtract ``f₀`` at evaluation (:func:`centred_outputs`).
+    """
+    recipe = Recipe(recipe)
+    n = x.shape[0]
+    f0 = None
+    targets = y
+    if recipe is Recipe.CENTRED:
+        with torch.no_grad():
+            f0 = model(x)
+        targets = y + f0
+    steps = steps_for(n, epochs, min_steps)
+    log = train(model, x, targets, loss="mse", optimizer="adam", learning_rate=learning_rate, max_steps=steps,
+                batch_size=min(BATCH, n), generator=torch.Generator().manual_seed(seed + n),
+                log_every=max(1, steps // 10), callback=callback)
+    return f0, log.steps, bool(log.diverged)
+
+
+def centred_outputs(model: torch.nn.Module, initial: torch.nn.Module | None, x: torch.Tensor) -> torch.Tensor:
+    """``model(x) − initial(x)`` (or ``model(x)`` when ``initial`` is ``None``), without gradients."""
+    with torch.no_grad():
+        out = model(x)
+        return out - initial(x) if initial is not None else out
+
+
+def network_run(config: dict) -> dict:
+    """Train the network at every size of a schedule and measure its errors.
+
+    Config: ``task``, ``sizes``, ``split`` (``"validation"`` on the tuning draw or ``"test"``), ``validation``,
+    ``test``, ``width``, ``depth``, ``recipe``, ``schedule`` (list of ``[n, learning_rate, epochs]``, one per
+    size), ``min_steps``, ``seed``, ``data_seed``, optional ``device``.
+
+    Returns per size (lists in the order of ``sizes``): ``eval_error``, ``eval_mse``, ``train_error``,
+    ``train_mse``, ``steps``, ``diverged``.
+    """
+    device = config_device(config)
+    task, x_eval, y_eval, l_eval = _evaluation_split(config, device)
+    schedule = {int(n): (float(lr), int(ep)) for n, lr, ep in config["schedule"]}
+    sizes = sorted(config["sizes"])
+    if set(schedule) != set(sizes):
+        raise ValueError(f"schedule must give [n, lr, epochs] for every size {sizes}; got {sorted(schedule)}.")
+    initial = make_network(task, config)
+    out: dict[str, list] = {k: [] for k in ("eval_error", "eval_mse", "train_error", "train_mse", "steps",
+                                             "diverged")}
+    recipe = Recipe(config["recipe"])
+    for n in sizes:
+        lr, epochs = schedule[n]
+        model = make_network(task, config)
+        model.load_state_dict(initial.state_dict())
+        x, y = task.x_train[:n], task.y_train[:n]
+        _, steps, diverged = fit_network(model, x, y, recipe=recipe, learning_rate=lr, epochs=epochs,
+                                         min_steps=config["min_steps"], seed=config["seed"])
+        reference = initial if recipe is Recipe.CENTRED else None
+        eval_error, eval_mse = _errors(centred_outputs(model, reference, x_eval), y_eval, l_eval)
+        train_error, train_mse = _errors(centred_outputs(model, reference, x), y, task.labels_train[:n])
+        for key, value in zip(out, (eval_error, eval_mse, train_error, train_mse, steps, diverged)):
+            out[key].append(value if not diverged or key in ("steps", "diverged") else float("nan"))
+    out["sizes"] = sizes
+    return out
+
+
+# ------------------------------------------------------------------------------------------- kernels
+
+
+def output_averaged_ntk(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``tr Θ̂(x, x) / K`` as ``[N, N]`` float64 (the scalar kernel used for all outputs)."""
     return empirical_ntk(model, x, mode="trace", batch_size=2048).to(torch.float64) / model.out_features
 
 
-def _kernel_errors(kernel: torch.Tensor, task: RegressionTask, sizes: list[int], n_max: int, ridge: float) -> list:
-    """Kernel regression errors for each nested size; ``kernel`` is over ``[train[:n_max]; test]``."""
-    test = slice(n_max, kernel.shape[0])
-    out = []
-    for n in sizes:
-        pred = kernel_regression(kernel[:n, :n], task.y_train[:n], kernel[test, :n], ridge=ridge)
-        out.append(_errors(pred, task.labels_test.to(pred.device)))
+def infinite_ntk(x: torch.Tensor, *, depth: int, width: int, parametrization: str = "standard",
+                 tile: int = 2048) -> torch.Tensor:
+    """The infinite-width NTK ``[N, N]`` float64 of the MLP of :func:`make_network` (biases on, ``σ_w² = 2``),
+    in ``tile × tile`` blocks."""
+    out = torch.empty(x.shape[0], x.shape[0], dtype=torch.float64, device=x.device)
+    for i in range(0, x.shape[0], tile):
+        for j in range(i, x.shape[0], tile):
+            block = relu_ntk(x[i:i + tile], None if i == j else x[j:j + tile], depth=depth,
+                             parametrization=parametrization, width=width if parametrization == "standard" else None,
+                             bias=True)[1]
+            out[i:i + tile, j:j + tile] = block
+            if i != j:
+                out[j:j + tile, i:i + tile] = block.T
     return out
 
 
-def data_scaling(config: dict) -> dict:
-    """Test errors vs training-set size for the network, its empirical NTK at initialization and
-    the infinite-width NTK.
+def _kernel_errors(kernel: torch.Tensor, task: RegressionTask, n_pool: int, y_eval: torch.Tensor,
+                   l_eval: torch.Tensor, sizes: list[int], ridges: list[float]) -> dict:
+    """Errors of kernel regression for each size and ridge; ``kernel`` is over ``[pool[:n_pool]; eval]``."""
+    result = {"eval_error": [], "eval_mse": [], "train_error": []}
+    evaluation = slice(n_pool, kernel.shape[0])
+    for ridge in ridges:
+        rows = {key: [] for key in result}
+        for n in sizes:
+            k_train = kernel[:n, :n]
+            pred = kernel_regression(k_train, task.y_train[:n], kernel[evaluation, :n], ridge=ridge)
+            fitted = kernel_regression(k_train, task.y_train[:n], k_train, ridge=ridge)
+            rows["eval_error"].append(_errors(pred, y_eval, l_eval)[0])
+            rows["eval_mse"].append(_errors(pred, y_eval, l_eval)[1])
+            rows["train_error"].append(_errors(fitted, task.y_train[:n], task.labels_train[:n])[0])
+        for key in result:
+            result[key].append(rows[key])
+    return result  # each [len(ridges)][len(sizes)]
 
-    Config: ``task``, ``sizes`` (nested training-set sizes), ``test``, ``width``, ``depth``,
-    ``epochs``, ``min_steps``, ``ridge``, ``seed`` (network), ``data_seed``, ``kernels`` (bool:
-    also run the two kernels), optional ``device``.
 
-    Returns ``{"network": [S][T], "empirical_ntk": ..., "infinite_ntk": ...}`` of 0/1 test
-    errors (kernels only if requested), and the training steps per size.
+def kernel_run(config: dict) -> dict:
+    """Errors of kernel regression with one kernel at every size and every ridge.
+
+    Config: as :func:`network_run` (``schedule`` and ``recipe`` unused) plus ``kernel`` (:class:`Kernel`) and
+    ``ridges``. The empirical NTK depends on ``seed``; the infinite one does not.
+
+    Returns ``eval_error``, ``eval_mse``, ``train_error`` as ``[ridge][size]`` lists, and ``sizes``, ``ridges``.
+    """
+    device = config_device(config)
+    task, x_eval, y_eval, l_eval = _evaluation_split(config, device)
+    sizes = sorted(config["sizes"])
+    n_max = sizes[-1]
+    x_all = torch.cat([task.x_train[:n_max], x_eval])
+    if Kernel(config["kernel"]) is Kernel.EMPIRICAL:
+        kernel = output_averaged_ntk(make_network(task, config), x_all)
+    else:
+        kernel = infinite_ntk(x_all, depth=config["depth"], width=config["width"])
+    result = _kernel_errors(kernel, task, n_max, y_eval, l_eval, sizes, list(config["ridges"]))
+    return dict(result, sizes=sizes, ridges=list(config["ridges"]))
+
+
+def spectrum_run(config: dict) -> dict:
+    """Eigenvalues and target power per mode (:func:`lib.learning_curves.spectrum_of`) of one kernel on the first
+    ``points`` samples of a draw's training pool.
+
+    Config: ``task``, ``points``, ``kernel``, ``width``, ``depth``, ``seed``, ``data_seed``, optional ``device``.
+    Returns ``eigenvalues``, ``power`` (``[points]`` descending) and ``ridge_scale``.
+    """
+    device = config_device(config)
+    task = load_task(config["task"], config["points"], 1, config["data_seed"], device)
+    if Kernel(config["kernel"]) is Kernel.EMPIRICAL:
+        kernel = output_averaged_ntk(make_network(task, config), task.x_train)
+    else:
+        kernel = infinite_ntk(task.x_train, depth=config["depth"], width=config["width"])
+    spectrum = spectrum_of(kernel, task.y_train)
+    return {"eigenvalues": spectrum.eigenvalues.tolist(), "power": spectrum.power.tolist(),
+            "ridge_scale": spectrum.ridge_scale}
+
+
+# ------------------------------------------------------------------------------------ width experiment
+
+
+def _top_eigenvalue(matrix: torch.Tensor, iterations: int = 200) -> float:
+    """Largest eigenvalue of a symmetric PSD matrix by power iteration (float64)."""
+    v = torch.ones(matrix.shape[0], dtype=torch.float64, device=matrix.device) / matrix.shape[0] ** 0.5
+    value = 0.0
+    for _ in range(iterations):
+        w = matrix @ v
+        new = float(w.norm())
+        v = w / new
+        if abs(new - value) <= 1e-10 * new:
+            break
+        value = new
+    return new
+
+
+def _full_kernel(model: torch.nn.Module, x1: torch.Tensor, x2: torch.Tensor | None = None) -> torch.Tensor:
+    """``Θ̂`` as an ``[N1·K, N2·K]`` float64 matrix (row index ``n·K + a``)."""
+    k = empirical_ntk(model, x1, x2, mode="full", batch_size=1024).to(torch.float64)
+    n1, n2, c, _ = k.shape
+    return k.permute(0, 2, 1, 3).reshape(n1 * c, n2 * c)
+
+
+def _linearized_gd(k_train: torch.Tensor, k_test: torch.Tensor, y: torch.Tensor, step: float,
+                   steps: int) -> torch.Tensor:
+    """Test outputs ``[M·K]`` of ``steps`` GD steps of a centred linear model with kernel matrices ``k_train
+    [NK, NK]`` and ``k_test [MK, NK]`` on the sum loss ``½‖f − y‖²`` with step ``step`` (f starts at 0)."""
+    f_train = torch.zeros_like(y)
+    f_test = torch.zeros(k_test.shape[0], dtype=torch.float64, device=y.device)
+    for _ in range(steps):
+        residual = f_train - y
+        f_train = f_train - step * (k_train @ residual)
+        f_test = f_test - step * (k_test @ residual)
+    return f_test
+
+
+def width_run(config: dict) -> dict:
+    """One width and parametrization: a centred one-hidden-layer net trained by full-batch GD at
+    ``η = c · N / λ_max(Θ̂₀)`` (mean loss) for ``steps`` steps, against its own linearization and, for the
+    standard and NTK parametrizations, the infinite-width NTK at the same ``c``.
+
+    Config: ``task``, ``sizes``, ``test``, ``width``, ``parametrization``, ``steps``, ``c``, ``seed``,
+    ``data_seed``, optional ``device``.
+
+    Returns per size: the network's test ``error``/``mse``; ``linearized_error``/``linearized_mse`` and
+    ``distance_to_linearized`` (``‖f − f_lin‖ / ‖f_lin‖`` on the test inputs); for standard/NTK also
+    ``infinite_error``/``infinite_mse`` and ``distance_to_infinite``; and ``learning_rate``, ``lambda_max``.
     """
     device = config_device(config)
     sizes = sorted(config["sizes"])
-    n_max = sizes[-1]
-    task = load_task(config["task"], n_max, config["test"], config["data_seed"], device)
-    initial = _network(task, config)
-    result: dict = {"sizes": sizes, "network": [], "steps": []}
-    for n in sizes:
-        model = copy.deepcopy(initial)
-        steps, lr = train_network(model, task, n, config)
-        result["steps"].append(steps)
-        result.setdefault("learning_rates", []).append(lr)
-        with torch.no_grad():
-            result["network"].append(_errors(model(task.x_test), task.labels_test))
-    if config["kernels"]:
-        x_all = torch.cat([task.x_train, task.x_test])
-        empirical = output_averaged_ntk(initial, x_all)
-        result["empirical_ntk"] = _kernel_errors(empirical, task, sizes, n_max, config["ridge"])
-        del empirical
-        infinite = relu_ntk_matrix(x_all.cpu(), depth=config["depth"]).to(device)
-        result["infinite_ntk"] = _kernel_errors(infinite, task, sizes, n_max, config["ridge"])
-    return result
-
-
-def after_kernel(config: dict) -> dict:
-    """The "after kernel": the empirical NTK of the network trained on the first ``n0`` samples,
-    used for kernel regression on the nested sets of every size ``n >= n0`` (Vyas et al. 2022).
-    Config as :func:`data_scaling` plus ``n0``."""
-    device = config_device(config)
-    sizes = sorted(n for n in config["sizes"] if n >= config["n0"])
-    if not sizes:
-        raise ValueError(f"No training-set size is >= n0 = {config['n0']}; sizes were {config['sizes']}.")
     task = load_task(config["task"], sizes[-1], config["test"], config["data_seed"], device)
-    model = _network(task, config)
-    train_network(model, task, config["n0"], config)
-    kernel = output_averaged_ntk(model, torch.cat([task.x_train, task.x_test]))
-    return {"sizes": sizes, "n0": config["n0"], "errors": _kernel_errors(kernel, task, sizes, sizes[-1],
-                                                                        config["ridge"])}
+    parametrization = Parametrization(config["parametrization"])
+    spec = dict(config, depth=1)
+    initial = make_network(task, spec).to(torch.float64)
+    x_test = task.x_test.to(torch.float64)
+    k = task.num_classes
+    keys = ("error", "mse", "linearized_error", "linearized_mse", "distance_to_linearized", "infinite_error",
+            "infinite_mse", "distance_to_infinite", "learning_rate", "lambda_max")
+    out: dict[str, list] = {key: [] for key in keys}
+    for n in sizes:
+        x, y = task.x_train[:n].to(torch.float64), task.y_train[:n].to(torch.float64)
+        k_train = _full_kernel(initial, x)
+        lam = _top_eigenvalue(k_train)
+        step = config["c"] / lam                    # on the sum loss; the mean loss takes lr = step · N
+        model = make_network(task, spec).to(torch.float64)
+        model.load_state_dict(initial.state_dict())
+        with torch.no_grad():
+            f0_train = model(x)
+        log = train(model, x, y + f0_train, loss="mse", optimizer="sgd", learning_rate=step * n,
+                    max_steps=config["steps"], log_every=config["steps"])
+        if log.diverged:
+            raise FloatingPointError(f"GD diverged at width {config['width']}, n = {n}, c = {config['c']}.")
+        f_net = centred_outputs(model, initial, x_test)
+        f_lin = _linearized_gd(k_train, _full_kernel(initial, x_test, x), y.reshape(-1), step,
+                               config["steps"]).reshape(-1, k)
+        row = {"learning_rate": step * n, "lambda_max": lam}
+        row["error"], row["mse"] = _errors(f_net, task.y_test, task.labels_test)
+        row["linearized_error"], row["linearized_mse"] = _errors(f_lin, task.y_test, task.labels_test)
+        row["distance_to_linearized"] = float((f_net - f_lin).norm() / f_lin.norm())
+        row["infinite_error"] = row["infinite_mse"] = row["distance_to_infinite"] = float("nan")
+        if parametrization is not Parametrization.MEAN_FIELD:
+            scalar_all = relu_ntk(torch.cat([x, x_test]), depth=1, parametrization=parametrization.value,
+                                  width=config["width"] if parametrization is Parametrization.STANDARD else None,
+                                  bias=parametrization is Parametrization.STANDARD)[1]
+            eye = torch.eye(k, dtype=torch.float64, device=x.device)
+            k_inf = torch.kron(scalar_all[:n, :n], eye)
+            f_inf = _linearized_gd(k_inf, torch.kron(scalar_all[n:, :n], eye), y.reshape(-1),
+                                   config["c"] / _top_eigenvalue(k_inf), config["steps"]).reshape(-1, k)
+            row["infinite_error"], row["infinite_mse"] = _errors(f_inf, task.y_test, task.labels_test)
+            row["distance_to_infinite"] = float((f_net - f_inf).norm() / f_inf.norm())
+        for key in keys:
+            out[key].append(row[key])
+    out["sizes"] = sizes
+    return out
 
 
-def kernel_evolution(config: dict) -> dict:
-    """How the empirical NTK moves during training, at log-spaced checkpoints.
+# ---------------------------------------------------------------------------------- kernel evolution
 
-    Config: ``task``, ``train`` (n), ``test``, ``width``, ``depth``, ``epochs``, ``min_steps``,
-    ``checkpoints`` (number, log-spaced in steps incl. 0 and the last), ``ridge``, ``seed``,
-    ``data_seed``, optional ``device``.
 
-    Returns the checkpoint steps; per checkpoint the kernel distance (Fort et al. 2020) to the
-    final kernel, the test error of the network and of kernel regression with ``Θ̂_t``; and the
-    kernel velocity between consecutive checkpoints, ``d(Θ̂_{t_i}, Θ̂_{t_{i+1}}) / (t_{i+1} − t_i)``.
-    Kernels are over the training and test inputs.
+def evolution_run(config: dict) -> dict:
+    """How the empirical NTK of the centred network moves during training, in shape and in scale.
+
+    Config: ``task``, ``train`` (n), ``test``, ``width``, ``depth``, ``learning_rate``, ``epochs``,
+    ``min_steps``, ``checkpoints``, ``ridge``, ``seed``, ``data_seed``, ``after_sizes`` (nested sizes ≥ n for
+    the after kernel), ``block_points`` (inputs for the multi-output check), optional ``device``.
+
+    Returns the checkpoint ``steps`` and, per checkpoint: ``fort_to_init``/``fort_to_final`` (Fort et al.'s
+    distance), ``cka_to_init``, ``target_alignment`` (on the training inputs), ``overlap_to_init`` (top-K
+    eigenspace), ``scale_to_init`` (``‖Θ_t‖/‖Θ₀‖``), ``kernel_error`` (test error of kernel regression with
+    ``Θ_t``) and ``network_error``; the after kernel's and the initial kernel's test errors at
+    ``after_sizes``; and ``block_deviation`` at init and at the end: ``‖Θ̂ − (tr Θ̂/K) ⊗ I‖/‖Θ̂‖``, how far
+    the multi-output kernel is from the scalar kernel used for all outputs.
     """
     device = config_device(config)
     n = config["train"]
-    task = load_task(config["task"], n, config["test"], config["data_seed"], device)
-    model = _network(task, config)
-    total = max(math.ceil(config["epochs"] * n / BATCH), config["min_steps"])
+    after_sizes = sorted(config["after_sizes"])
+    pool = max([n, *after_sizes])
+    task = load_task(config["task"], pool, config["test"], config["data_seed"], device)
+    model = make_network(task, config)
+    initial = make_network(task, config)
+    initial.load_state_dict(model.state_dict())
+    x, y = task.x_train[:n], task.y_train[:n]
+    total = steps_for(n, config["epochs"], config["min_steps"])
     marks = sorted({0, total} | {int(round(v)) for v in torch.logspace(0, math.log10(total),
                                                                          config["checkpoints"] - 1).tolist()})
-    x_all = torch.cat([task.x_train, task.x_test])
+    x_all = torch.cat([x, task.x_test])
     kernels: list[torch.Tensor] = []
-    net_errors: list[float] = []
+    network_error: list[float] = []
 
     def checkpoint(step: int) -> None:
-        if step == 0:  # (re)start: a diverged attempt's checkpoints are discarded
-            kernels.clear()
-            net_errors.clear()
         if step in marks:
             kernels.append(output_averaged_ntk(model, x_all).cpu())
-            with torch.no_grad():
-                net_errors.append(float(torch.tensor(_errors(model(task.x_test), task.labels_test)).double().mean()))
+            network_error.append(_errors(centred_outputs(model, initial, task.x_test), task.y_test,
+                                         task.labels_test)[0])
 
-    _, lr = train_network(model, task, n, config, callback=checkpoint)
-    cpu_task = task.to("cpu")
-    kernel_err = [float(torch.tensor(_kernel_errors(k, cpu_task, [n], n, config["ridge"])[0]).double().mean())
-                  for k in kernels]
-    final = kernels[-1]
-    return dict(steps=marks, learning_rate=lr, distance_to_final=[kernel_distance(k, final) for k in kernels],
-                velocity=[kernel_distance(a, b) / (t1 - t0) for a, b, t0, t1 in
-                          zip(kernels[:-1], kernels[1:], marks[:-1], marks[1:])],
-                distance_from_init=[kernel_distance(k, kernels[0]) for k in kernels],
-                kernel_test_error=kernel_err, network_test_error=net_errors)
+    _, _, diverged = fit_network(model, x, y, recipe=Recipe.CENTRED, learning_rate=config["learning_rate"],
+                                 epochs=config["epochs"], min_steps=config["min_steps"], seed=config["seed"],
+                                 callback=checkpoint)
+    if diverged:
+        raise FloatingPointError(f"Training diverged at lr {config['learning_rate']}; lower it.")
+    cpu = task.to("cpu")
+    top = task.num_classes
+    first, final = kernels[0], kernels[-1]
+    kernel_error = []
+    for kt in kernels:
+        pred = kernel_regression(kt[:n, :n], cpu.y_train[:n], kt[n:, :n], ridge=config["ridge"])
+        kernel_error.append(_errors(pred, cpu.y_test, cpu.labels_test)[0])
+    result = dict(
+        steps=marks,
+        fort_to_init=[kernel_distance(kt, first) for kt in kernels],
+        fort_to_final=[kernel_distance(kt, final) for kt in kernels],
+        cka_to_init=[centered_alignment(kt, first) for kt in kernels],
+        target_alignment=[target_alignment(kt[:n, :n], cpu.y_train[:n]) for kt in kernels],
+        overlap_to_init=[eigenspace_overlap(kt[:n, :n], first[:n, :n], top) for kt in kernels],
+        scale_to_init=[scale_ratio(first, kt) for kt in kernels],
+        kernel_error=kernel_error, network_error=network_error,
+    )
+    # the after kernel on the nested sizes >= n, against the initial kernel on the same sizes
+    x_pool = torch.cat([task.x_train[:pool], task.x_test])
+    after = output_averaged_ntk(model, x_pool)
+    before = output_averaged_ntk(initial, x_pool)
+    for name, kernel in (("after_error", after), ("initial_error", before)):
+        errors = _kernel_errors(kernel, task, pool, task.y_test, task.labels_test, after_sizes, [config["ridge"]])
+        result[name] = errors["eval_error"][0]
+    result["after_sizes"] = after_sizes
+    xb = task.x_train[:config["block_points"]]
+    result["block_deviation"] = [_block_deviation(initial, xb), _block_deviation(model, xb)]
+    return result
+
+
+def _block_deviation(model: torch.nn.Module, x: torch.Tensor) -> float:
+    full = empirical_ntk(model, x, mode="full").to(torch.float64)  # [N, N, K, K]
+    k = full.shape[-1]
+    scalar = torch.einsum("nmaa->nm", full) / k
+    isotropic = scalar[:, :, None, None] * torch.eye(k, dtype=torch.float64, device=full.device)
+    return float((full - isotropic).norm() / full.norm())

@@ -1,0 +1,192 @@
+"""Chapter 5's configuration: tasks, options, size tables per profile, and the configs of every sweep."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass
+
+import torch
+
+from lib.experiments import optional_runs
+from lib.profiles import pick_profile
+
+#: Tasks: name -> (dataset, classes or None for all, description).
+TASKS = {
+    "mnist10": ("mnist", None, "MNIST, 10 classes"),
+    "fashion_shirts": ("fashion_mnist", [0, 6], "Fashion-MNIST, T-shirt/top vs shirt"),
+    "cifar10_binary": ("cifar10", [3, 5], "CIFAR-10, cat vs dog"),
+}
+
+#: Tasks that run only when their data is present and there is compute (paper profile or a GPU).
+OPTIONAL_TASKS = ("cifar10_binary",)
+
+#: The data draw that hyperparameters are tuned on (evaluation draws are 0, 1, …).
+TUNING_DRAW = 1000
+
+#: Mini-batch size of the Adam recipe.
+BATCH = 128
+
+
+class Recipe(str, enum.Enum):
+    """How the trained network's function is defined (module docstring)."""
+
+    UNCENTRED = "uncentred"
+    CENTRED = "centred"
+
+
+class Kernel(str, enum.Enum):
+    """The kernel predictors: empirical NTK at initialization, infinite-width NTK of the same parametrization."""
+
+    EMPIRICAL = "empirical_ntk"
+    INFINITE = "infinite_ntk"
+
+
+class Parametrization(str, enum.Enum):
+    """Parametrizations of the width experiment: standard, NTK, and mean-field (μP for one hidden layer)."""
+
+    STANDARD = "standard"
+    NTK = "ntk"
+    MEAN_FIELD = "mean_field"
+
+
+class Split(str, enum.Enum):
+    """Where errors are measured: the validation split of the tuning draw, or the test set."""
+
+    VALIDATION = "validation"
+    TEST = "test"
+
+
+@dataclass(frozen=True)
+class ScalingSizes:
+    """Sizes of Chapter 5's experiments for one profile (see :data:`SIZES`)."""
+
+    task: str
+    sizes: tuple[int, ...]              # nested training-set sizes n
+    test: int                           # test images per data draw
+    validation: int                     # validation images of the tuning draw
+    depth: int
+    width: int
+    draws: int                          # evaluation data draws
+    seeds: int                          # network seeds per draw
+    learning_rates: tuple[float, ...]   # Adam grid
+    epochs: tuple[int, ...]             # epoch grid
+    min_steps: int
+    ridges: tuple[float, ...]           # relative ridges of the kernel predictors
+    spectrum_points: int                # M of the eigendecomposition (> largest n)
+    width_sizes: tuple[int, ...]        # the width experiment (one hidden layer, full-batch GD)
+    widths: tuple[int, ...]
+    width_seeds: int
+    width_steps: int
+    width_test: int
+    evolution_train: int
+    evolution_test: int
+    evolution_checkpoints: int
+    evolution_seeds: int
+
+    def as_dict(self) -> dict:
+        """The table as a plain dict."""
+        return asdict(self)
+
+
+SIZES = {
+    "quick": ScalingSizes(task="mnist10", sizes=(64, 128, 256, 512), test=500, validation=500, depth=2, width=128,
+                          draws=2, seeds=2, learning_rates=(1e-3, 3e-3), epochs=(10, 30), min_steps=100,
+                          ridges=(1e-4, 1e-2), spectrum_points=800, width_sizes=(64, 128), widths=(64, 256),
+                          width_seeds=2, width_steps=100, width_test=200, evolution_train=256, evolution_test=300,
+                          evolution_checkpoints=5, evolution_seeds=2),
+    "book": ScalingSizes(task="mnist10", sizes=(128, 256, 512, 1024, 2048), test=2000, validation=1000, depth=2,
+                         width=256, draws=5, seeds=3, learning_rates=(3e-4, 1e-3, 3e-3), epochs=(10, 40),
+                         min_steps=200, ridges=(1e-5, 1e-3, 1e-1), spectrum_points=3000, width_sizes=(128, 256, 512),
+                         widths=(64, 256, 1024), width_seeds=3, width_steps=300, width_test=500,
+                         evolution_train=1024, evolution_test=1000, evolution_checkpoints=8, evolution_seeds=3),
+    "paper": ScalingSizes(task="mnist10", sizes=tuple(2 ** k for k in range(7, 15)), test=10000, validation=5000,
+                          depth=3, width=1024, draws=5, seeds=5, learning_rates=(1e-4, 3e-4, 1e-3, 3e-3),
+                          epochs=(10, 30, 100), min_steps=1000, ridges=(1e-6, 1e-4, 1e-2, 1e-1),
+                          spectrum_points=20000, width_sizes=(256, 512, 1024, 2048),
+                          widths=(128, 512, 2048, 8192), width_seeds=5, width_steps=2000, width_test=2000,
+                          evolution_train=8192, evolution_test=5000, evolution_checkpoints=16, evolution_seeds=5),
+}
+
+
+def sizes_for(profile: str) -> ScalingSizes:
+    """The size table of ``profile``."""
+    return pick_profile(SIZES, profile)
+
+
+def tasks_to_run(sizes: ScalingSizes, *, profile: str, device: torch.device) -> tuple[list[str], list[str]]:
+    """``(tasks, messages)``: the profile's task plus each optional task whose data is present and whose run is
+    affordable (paper profile or CUDA); a message says why one is skipped."""
+    optional, messages = optional_runs({name: (TASKS[name][0], TASKS[name][2]) for name in OPTIONAL_TASKS},
+                                       profile=profile, device=device)
+    return [sizes.task] + optional, messages
+
+
+
+
+#: Network seed of the tuning runs (evaluation seeds are 0, 1, …).
+TUNING_SEED = 1000
+
+
+def _base(sizes: ScalingSizes, task: str, device: torch.device) -> dict:
+    return dict(task=task, sizes=list(sizes.sizes), test=sizes.test, validation=sizes.validation,
+                width=sizes.width, depth=sizes.depth, min_steps=sizes.min_steps, device=device.type)
+
+
+def network_tuning_configs(sizes: ScalingSizes, task: str, device: torch.device) -> list[dict]:
+    """One :func:`~lib.experiments.scaling_laws.runs.network_run` per recipe × learning rate × epochs, on the
+    tuning draw's validation split (the same hyperparameters at every size; the pick is made per size)."""
+    return [dict(_base(sizes, task, device), split=Split.VALIDATION.value, recipe=recipe.value,
+                 schedule=[[n, lr, epochs] for n in sizes.sizes], seed=TUNING_SEED, data_seed=TUNING_DRAW)
+            for recipe in Recipe for lr in sizes.learning_rates for epochs in sizes.epochs]
+
+
+def kernel_tuning_configs(sizes: ScalingSizes, task: str, device: torch.device) -> list[dict]:
+    """One :func:`~lib.experiments.scaling_laws.runs.kernel_run` per kernel on the tuning draw (all ridges)."""
+    return [dict(_base(sizes, task, device), split=Split.VALIDATION.value, kernel=kernel.value,
+                 ridges=list(sizes.ridges), seed=TUNING_SEED, data_seed=TUNING_DRAW) for kernel in Kernel]
+
+
+def network_evaluation_configs(sizes: ScalingSizes, task: str, device: torch.device,
+                               schedules: dict[str, list[list]]) -> list[dict]:
+    """The tuned networks on every evaluation draw × seed × recipe (``schedules[recipe]``: ``[n, lr, epochs]``
+    rows from :func:`~lib.experiments.scaling_laws.analysis.pick_network_schedules`); order: recipe, draw,
+    seed."""
+    return [dict(_base(sizes, task, device), split=Split.TEST.value, recipe=recipe.value,
+                 schedule=schedules[recipe.value], seed=seed, data_seed=draw)
+            for recipe in Recipe for draw in range(sizes.draws) for seed in range(sizes.seeds)]
+
+
+def kernel_evaluation_configs(sizes: ScalingSizes, task: str, device: torch.device) -> list[dict]:
+    """Kernel regression on every evaluation draw: the empirical NTK for each seed, the infinite NTK once per
+    draw (all ridges; the tuned ridge is read off afterwards). Order: empirical (draw, seed), then infinite
+    (draw)."""
+    base = dict(_base(sizes, task, device), split=Split.TEST.value, ridges=list(sizes.ridges))
+    empirical = [dict(base, kernel=Kernel.EMPIRICAL.value, seed=seed, data_seed=draw)
+                 for draw in range(sizes.draws) for seed in range(sizes.seeds)]
+    infinite = [dict(base, kernel=Kernel.INFINITE.value, seed=0, data_seed=draw) for draw in range(sizes.draws)]
+    return empirical + infinite
+
+
+def spectrum_configs(sizes: ScalingSizes, task: str, device: torch.device) -> list[dict]:
+    """Spectra of the empirical NTK (seed 0) and the infinite NTK on draw 0's training pool."""
+    return [dict(task=task, points=sizes.spectrum_points, kernel=kernel.value, width=sizes.width,
+                 depth=sizes.depth, seed=0, data_seed=0, device=device.type) for kernel in Kernel]
+
+
+def width_configs(sizes: ScalingSizes, task: str, device: torch.device, *, c: float = 1.0) -> list[dict]:
+    """The width experiment: parametrization × width × seed (order), on draw 0."""
+    return [dict(task=task, sizes=list(sizes.width_sizes), test=sizes.width_test, width=width,
+                 parametrization=p.value, steps=sizes.width_steps, c=c, seed=seed, data_seed=0, device=device.type)
+            for p in Parametrization for width in sizes.widths for seed in range(sizes.width_seeds)]
+
+
+def evolution_configs(sizes: ScalingSizes, task: str, device: torch.device, *, learning_rate: float, epochs: int,
+                      ridge: float) -> list[dict]:
+    """Kernel evolution of the centred network (tuned ``learning_rate``/``epochs`` at ``n = evolution_train``),
+    one per seed on draw 0; the after kernel is evaluated at the sizes ``≥ evolution_train``."""
+    after = [n for n in sizes.sizes if n >= sizes.evolution_train]
+    return [dict(task=task, train=sizes.evolution_train, test=sizes.evolution_test, width=sizes.width,
+                 depth=sizes.depth, learning_rate=learning_rate, epochs=epochs, min_steps=sizes.min_steps,
+                 checkpoints=sizes.evolution_checkpoints, ridge=ridge, seed=seed, data_seed=0,
+                 after_sizes=after, block_points=min(100, sizes.evolution_train), device=device.type)
+            for seed in range(sizes.evolution_seeds)]
