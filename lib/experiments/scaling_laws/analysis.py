@@ -15,10 +15,10 @@ import numpy as np
 from lib.experiments.scaling_laws.configs import Kernel, Recipe
 from lib.records import stack
 from lib.scaling import ExponentFit, power_law_exponent
-from lib.stats import Interval, holm, paired_difference
+from lib.stats import Interval, bootstrap_rows, holm, paired_difference
 
 __all__ = ["Pick", "pick_network_schedules", "pick_ridges", "LearnerRuns", "learner_runs", "exponents",
-           "fit_range_sensitivity", "paired_by_draw", "picks_table"]
+           "fit_range_sensitivity", "paired_by_draw", "picks_table", "exponent_difference"]
 
 
 @dataclass(frozen=True)
@@ -184,3 +184,27 @@ def paired_by_draw(a: LearnerRuns, b: LearnerRuns, *, metric: str = "test_error"
     intervals = [paired_difference(da[:, i], db[:, i]) for i in range(da.shape[1])]
     adjusted = holm([iv.p_value for iv in intervals])
     return list(zip(intervals, adjusted.tolist()))
+
+
+def exponent_difference(x: Sequence[float], a: LearnerRuns, b: LearnerRuns, *, metric: str = "test_error",
+                        confidence: float = 0.95, resamples: int = 4000, seed: int = 0) -> Interval:
+    """``α_a − α_b`` with a paired percentile bootstrap over data draws (seeds averaged within a draw; the
+    same resampled draws for both learners, so draw-to-draw variation common to both cancels)."""
+    da, db = a.by_draw(metric), b.by_draw(metric)
+    if da.shape != db.shape:
+        raise ValueError(f"The two learners ran on different draws or sizes: {da.shape} vs {db.shape}.")
+    lx = np.log(np.asarray(x, dtype=float))
+    lx = lx - lx.mean()
+
+    def slopes(values: np.ndarray) -> np.ndarray:  # [..., X] mean curves -> fitted slopes
+        logs = np.log(values)
+        return (logs - logs.mean(axis=-1, keepdims=True)) @ lx / (lx @ lx)
+
+    index = bootstrap_rows(da.shape[0], resamples=resamples, seed=seed)
+    diffs = -slopes(da[index].mean(axis=1)) + slopes(db[index].mean(axis=1))
+    diffs = diffs[np.isfinite(diffs)]
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(diffs, [tail, 1 - tail])
+    estimate = float(-slopes(da.mean(axis=0)) + slopes(db.mean(axis=0)))
+    p = float(min(1.0, 2 * min((diffs <= 0).mean(), (diffs >= 0).mean())))
+    return Interval(estimate, float(low), float(high), confidence, da.shape[0], p, "paired bootstrap over draws")

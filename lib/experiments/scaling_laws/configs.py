@@ -72,8 +72,8 @@ class ScalingSizes:
     epochs: tuple[int, ...]             # epoch grid
     min_steps: int
     ridges: tuple[float, ...]           # relative ridges of the kernel predictors
-    spectrum_points: int                # M of the eigendecomposition (> largest n)
-    width_sizes: tuple[int, ...]        # the width experiment (one hidden layer, full-batch GD)
+    spectrum_points: int                # M of the eigendecomposition; the prediction is compared for n <= M/4
+    width_sizes: tuple[int, ...]        # width experiment (one hidden layer, full-batch GD); figures use the largest
     widths: tuple[int, ...]
     width_seeds: int
     width_steps: int
@@ -91,18 +91,18 @@ class ScalingSizes:
 SIZES = {
     "quick": ScalingSizes(task="mnist10", sizes=(64, 128, 256, 512), test=500, validation=500, depth=2, width=128,
                           draws=2, seeds=2, learning_rates=(1e-3, 3e-3), epochs=(10, 30), min_steps=100,
-                          ridges=(1e-4, 1e-2), spectrum_points=800, width_sizes=(64, 128), widths=(64, 256),
+                          ridges=(1e-4, 1e-2), spectrum_points=1200, width_sizes=(128,), widths=(64, 256),
                           width_seeds=2, width_steps=100, width_test=200, evolution_train=256, evolution_test=300,
                           evolution_checkpoints=5, evolution_seeds=2),
     "book": ScalingSizes(task="mnist10", sizes=(128, 256, 512, 1024, 2048), test=2000, validation=1000, depth=2,
-                         width=256, draws=5, seeds=3, learning_rates=(3e-4, 1e-3, 3e-3), epochs=(10, 40),
-                         min_steps=200, ridges=(1e-5, 1e-3, 1e-1), spectrum_points=3000, width_sizes=(128, 256, 512),
+                         width=256, draws=5, seeds=3, learning_rates=(3e-4, 1e-3, 3e-3), epochs=(20, 60, 200),
+                         min_steps=200, ridges=(1e-5, 1e-3, 1e-1), spectrum_points=4096, width_sizes=(256,),
                          widths=(64, 256, 1024), width_seeds=3, width_steps=300, width_test=500,
                          evolution_train=1024, evolution_test=1000, evolution_checkpoints=8, evolution_seeds=3),
     "paper": ScalingSizes(task="mnist10", sizes=tuple(2 ** k for k in range(7, 15)), test=10000, validation=5000,
                           depth=3, width=1024, draws=5, seeds=5, learning_rates=(1e-4, 3e-4, 1e-3, 3e-3),
                           epochs=(10, 30, 100), min_steps=1000, ridges=(1e-6, 1e-4, 1e-2, 1e-1),
-                          spectrum_points=20000, width_sizes=(256, 512, 1024, 2048),
+                          spectrum_points=20000, width_sizes=(1024,),
                           widths=(128, 512, 2048, 8192), width_seeds=5, width_steps=2000, width_test=2000,
                           evolution_train=8192, evolution_test=5000, evolution_checkpoints=16, evolution_seeds=5),
 }
