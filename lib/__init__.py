@@ -3,7 +3,7 @@
 Notebooks tell the story; this package does the work. Subpackages:
 ``lib.ntk`` (Jacobians, kernels, linearization, NTK-GP, natural gradient), ``lib.models``,
 ``lib.data`` (datasets and small tasks), ``lib.experiments`` (each chapter's experiments and
-sizes per profile), and the modules ``lib.training`` (training loops), ``lib.kernel_regime``
+sizes per profile), and the modules ``lib.training`` (training loops), ``lib.kernel_change``
 (how far parameters, Jacobian and kernel move), ``lib.device``, ``lib.profiles``,
 ``lib.cache`` (results cache) and ``lib.plotting`` (the house style).
 """

@@ -16,6 +16,7 @@ from __future__ import annotations
 import torch
 
 from lib.ntk import relu_ntk
+from lib.ntk.tiling import fill_kernel_tiles
 
 
 def absolute_ridge(k_train: torch.Tensor, ridge: float) -> float:
@@ -60,20 +61,16 @@ def relu_ntk_matrix(x1: torch.Tensor, x2: torch.Tensor | None = None, *, depth: 
     built in ``tile × tile`` blocks so that the temporaries of the recursion stay small.
 
     With ``x2 = None`` the matrix is symmetric by construction (lower blocks mirrored, diagonal
-    blocks computed with their exact diagonal).
+    blocks computed with their exact diagonal; :func:`lib.ntk.tiling.fill_kernel_tiles`).
+    ``tile`` must be an integer ``>= 1`` (``ValueError`` otherwise).
     """
-    if tile < 1:
-        raise ValueError(f"tile must be >= 1, got {tile}.")
     symmetric = x2 is None
     x1 = x1.reshape(x1.shape[0], -1)
     x2 = x1 if symmetric else x2.reshape(x2.shape[0], -1)
     out = torch.empty(x1.shape[0], x2.shape[0], dtype=torch.float64, device=x1.device)
-    for i in range(0, x1.shape[0], tile):
-        for j in range(0, x2.shape[0], tile):
-            if symmetric and j < i:
-                out[i:i + tile, j:j + tile] = out[j:j + tile, i:i + tile].T
-                continue
-            a = x1[i:i + tile]
-            b = None if symmetric and i == j else x2[j:j + tile]
-            out[i:i + tile, j:j + tile] = relu_ntk(a, b, depth=depth, sigma_w=sigma_w, sigma_b=sigma_b)[1]
-    return out
+
+    def block(rows: slice, cols: slice) -> torch.Tensor:
+        b = None if symmetric and rows == cols else x2[cols]
+        return relu_ntk(x1[rows], b, depth=depth, sigma_w=sigma_w, sigma_b=sigma_b)[1]
+
+    return fill_kernel_tiles(out, block, tile=tile, symmetric=symmetric)

@@ -24,8 +24,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from lib.ntk.checks import check_inputs
+from lib.options import Loss, Option
 from lib.validation import (
-    check_choice,
     check_finite,
     check_nonnegative,
     check_nonnegative_int,
@@ -35,13 +35,22 @@ from lib.validation import (
     check_tensor,
 )
 
-LOSSES = ("mse", "cross_entropy")
-OPTIMIZERS = ("sgd", "adam")
+
+class Optimizer(Option):
+    """First-order optimizers of :func:`make_optimizer`."""
+
+    SGD = "sgd", "stochastic gradient descent, optionally with heavy-ball momentum"
+    ADAM = "adam", "Adam with PyTorch's defaults β = (0.9, 0.999), ε = 1e-8"
+
+
+#: The valid loss and optimizer strings (aliases of :meth:`lib.options.Loss.values`, :meth:`Optimizer.values`).
+LOSSES: tuple[str, ...] = Loss.values()
+OPTIMIZERS: tuple[str, ...] = Optimizer.values()
 #: A loss above this multiple of the initial loss counts as divergence (default of :func:`train`).
 DIVERGENCE_FACTOR = 1e4
 
 
-def check_training_data(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, loss: str) -> None:
+def check_training_data(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, loss: str | Loss) -> None:
     """Validate a training set for ``model``: tensors of matching length on the model's device, float finite
     inputs of the model's dtype, targets ``[N, K]`` (mse, finite floats) or labels ``[N]`` (cross_entropy, int64).
 
@@ -52,7 +61,7 @@ def check_training_data(model: nn.Module, x: torch.Tensor, targets: torch.Tensor
     if not params:
         raise ValueError("The model has no parameters with requires_grad=True, so there is nothing to train; "
                          "unfreeze some with p.requires_grad_(True).")
-    check_choice("loss", loss, LOSSES)
+    loss = Loss.parse(loss)
     check_tensor("x", x, nonempty=True)
     check_tensor("targets", targets, nonempty=True)
     check_inputs(model, x)  # float inputs of the model's dtype and device, finite
@@ -70,7 +79,7 @@ def check_training_data(model: nn.Module, x: torch.Tensor, targets: torch.Tensor
             raise ValueError(f"cross_entropy labels must be class indices >= 0, got min {int(targets.min())}.")
 
 
-def training_loss(outputs: torch.Tensor, targets: torch.Tensor, loss: str) -> torch.Tensor:
+def training_loss(outputs: torch.Tensor, targets: torch.Tensor, loss: str | Loss) -> torch.Tensor:
     """Mean-over-samples loss (module docstring). ``outputs [N, K]``; ``targets [N, K]`` or labels ``[N]``."""
     if loss == "mse":
         if targets.shape != outputs.shape:
@@ -93,8 +102,10 @@ def accuracy(outputs: torch.Tensor, labels: torch.Tensor) -> float:
     return (predicted == labels).double().mean().item()
 
 
-def make_optimizer(name: str, parameters, learning_rate: float, *, momentum: float = 0.0) -> torch.optim.Optimizer:
+def make_optimizer(name: str | Optimizer, parameters, learning_rate: float, *,
+                   momentum: float = 0.0) -> torch.optim.Optimizer:
     """``"sgd"`` (optionally with momentum) or ``"adam"`` (PyTorch defaults β = (0.9, 0.999), ε = 1e-8)."""
+    name = Optimizer.parse(name, name="optimizer")
     learning_rate = check_positive("learning_rate", learning_rate, fix="pass a step size such as 0.1")
     momentum = check_nonnegative("momentum", momentum, fix="pass momentum >= 0 such as 0.9")
     if name == "sgd":
@@ -165,7 +176,8 @@ class _OptimizerClock:
 
 
 @torch.no_grad()
-def full_loss(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, loss: str, batch_size: int = 4096) -> float:
+def full_loss(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, loss: str | Loss,
+              batch_size: int = 4096) -> float:
     """The training loss on all of ``(x, targets)``, in eval mode (BatchNorm uses running statistics),
     in batches without gradients; the model's train/eval mode is restored afterwards."""
     was_training = model.training
@@ -180,8 +192,9 @@ def full_loss(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, loss: st
     return total / x.shape[0]
 
 
-def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, loss: str = "mse", optimizer: str = "sgd",
-          learning_rate: float, max_steps: int, target_loss: float | None = None, batch_size: int | None = None,
+def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, loss: str | Loss = "mse",
+          optimizer: str | Optimizer = "sgd", learning_rate: float, max_steps: int,
+          target_loss: float | None = None, batch_size: int | None = None,
           momentum: float = 0.0, generator: torch.Generator | None = None, log_every: int = 1,
           progress: bool = False, description: str = "training", divergence_factor: float = 1e4,
           callback: Callable[[int], None] | None = None) -> TrainingLog:

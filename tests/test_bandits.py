@@ -35,6 +35,7 @@ from lib.data import DatasetNotFoundError, is_available
 from lib.experiments import bandits as ch3
 from lib.ntk import empirical_ntk, jacobian
 from lib.ntk.structured import jacobian_from_factors, layer_factors
+from tests.tolerances import assert_close
 
 needs_uci = pytest.mark.skipif(not is_available("magic") or not is_available("mushroom"),
                                reason="UCI data not under the data root")
@@ -101,7 +102,7 @@ def test_symmetric_network_is_zero_at_init_and_parametrizations_agree(depth, gen
     readout = standard.layers[-1]
     assert (readout.weight_scale * hidden(standard)[:, :6] @ readout.weight[0, :6]).abs().max() > 1e-3
     # same function at init in both parametrizations, different gradients (hence different NTKs)
-    torch.testing.assert_close(hidden(standard), hidden(ntk), rtol=1e-12, atol=1e-14)
+    assert_close(hidden(standard), hidden(ntk), kind="roundoff")
     j_standard, j_ntk = jacobian(standard, x)[:, 0], jacobian(ntk, x)[:, 0]
     assert not torch.allclose(j_standard.norm(dim=1), j_ntk.norm(dim=1), rtol=0.1)
 
@@ -116,6 +117,7 @@ def test_jacobian_from_factors_matches_torch_func(build, generator):
         keep = torch.cat([torch.ones(p.numel(), dtype=torch.bool) if n.endswith("weight") else
                           torch.zeros(p.numel(), dtype=torch.bool) for n, p in net.named_parameters()])
         reference = reference[:, keep]
+    # Specific tolerance (tests/tolerances.py): absolute: Jacobian entries are O(1) and many are exactly 0.
     torch.testing.assert_close(assembled, reference, rtol=0, atol=1e-12)
 
 
@@ -126,11 +128,12 @@ def test_incremental_cholesky_matches_dense_factorisation(generator):
     for i in range(30):
         chol.append(k[:i, i], k[i, i])
     dense = torch.linalg.cholesky(k + 0.5 * torch.eye(30, dtype=torch.float64))
+    # Specific tolerance (tests/tolerances.py): absolute; 30 rank-1 updates of an O(1) factor.
     torch.testing.assert_close(chol.factor, dense, rtol=0, atol=1e-10)
     q = torch.randn(30, 3, dtype=torch.float64, generator=generator)
     cross, diag = k @ q, (q * (k @ q)).sum(0) + 1.0
     direct = diag - (cross * torch.linalg.solve(k + 0.5 * torch.eye(30, dtype=torch.float64), cross)).sum(0)
-    torch.testing.assert_close(chol.reduced_variance(cross, diag), direct, rtol=1e-9, atol=1e-10)
+    assert_close(chol.reduced_variance(cross, diag), direct, kind="solver")
     expected = torch.linalg.slogdet(torch.eye(30, dtype=torch.float64) + k / 0.5)[1]
     assert chol.logdet_ratio() == pytest.approx(float(expected), rel=1e-10)
 
@@ -143,7 +146,8 @@ def test_neural_ucb_precision_full_and_diagonal_match_dense_z(generator):
         diag.add(phi)
     z = lam * torch.eye(5, dtype=torch.float64) + phis.T @ phis
     q = torch.randn(3, 5, dtype=torch.float64, generator=generator)
-    torch.testing.assert_close(full.quadratic(q), (q @ torch.linalg.inv(z) * q).sum(1), rtol=1e-9, atol=1e-12)
+    assert_close(full.quadratic(q), (q @ torch.linalg.inv(z) * q).sum(1), kind="solver")
+    # Specific tolerance (tests/tolerances.py): the same division: relative only.
     torch.testing.assert_close(diag.quadratic(q), (q ** 2 / z.diagonal()).sum(1), rtol=1e-12, atol=0)
     assert full.logdet_ratio() == pytest.approx(float(torch.logdet(z / lam)), rel=1e-10)
     assert diag.logdet_ratio() == pytest.approx(float(torch.log(z.diagonal() / lam).sum()), rel=1e-12)
@@ -157,10 +161,9 @@ def test_kernel_posterior_equals_bayesian_linear_regression(generator):
         post.add(phi[:i] @ phi[i], phi[i] @ phi[i])
     q = torch.randn(4, 6, dtype=torch.float64, generator=generator)
     cov = torch.linalg.inv(phi.T @ phi / noise + alpha * torch.eye(6, dtype=torch.float64))
-    torch.testing.assert_close(post.variance(phi @ q.T, (q * q).sum(1)), (q @ cov * q).sum(1), rtol=1e-9, atol=1e-12)
+    assert_close(post.variance(phi @ q.T, (q * q).sum(1)), (q @ cov * q).sum(1), kind="solver")
     batch = KernelPosterior.from_kernel(phi @ phi.T, alpha, noise)
-    torch.testing.assert_close(batch.variance(phi @ q.T, (q * q).sum(1)), (q @ cov * q).sum(1), rtol=1e-9,
-                               atol=1e-12)
+    assert_close(batch.variance(phi @ q.T, (q * q).sum(1)), (q @ cov * q).sum(1), kind="solver")
 
 
 def test_laplace_evidence_is_the_exact_marginal_likelihood_of_a_linear_model(generator):
@@ -206,6 +209,7 @@ def test_linearized_laplace_variance_matches_laplace_torch(generator):
     kernel = empirical_ntk(model, x, mode="trace")
     post = KernelPosterior.from_kernel(kernel, alpha, noise)
     ours = post.variance(empirical_ntk(model, x, xq, mode="trace"), empirical_ntk(model, xq, mode="trace").diagonal())
+    # Specific tolerance (tests/tolerances.py): laplace-torch inverts a P x P precision.
     torch.testing.assert_close(ours, f_var.flatten().to(ours), rtol=1e-6, atol=1e-9)
     with torch.no_grad():
         residual = y[:, 0] - model(x)[:, 0]
@@ -281,6 +285,7 @@ def test_laplace_agent_variance_is_the_dense_ggn_posterior(uncertainty, generato
         last = agent.model[-1].weight.numel() + agent.model[-1].bias.numel()
         j_past, j_query = j_past[:, -last:], j_query[:, -last:]
     cov = torch.linalg.inv(j_past.T @ j_past / noise + alpha * torch.eye(j_past.shape[1], dtype=torch.float64))
+    # Specific tolerance (tests/tolerances.py): the agent's Laplace fit vs an explicit P x P inverse.
     torch.testing.assert_close(scale ** 2, (j_query @ cov * j_query).sum(1), rtol=1e-6, atol=1e-12)
 
 

@@ -68,6 +68,7 @@ def test_rotated_mnist_rotates_counter_clockwise():
     torch.randperm(10000, generator=generator)                 # task 0's test draw
     i = torch.randperm(len(train), generator=generator)[:20]
     expected = torch.rot90(train.subset(i).features(), 1, dims=(-2, -1))
+    # Specific tolerance (tests/tolerances.py): float32 images, interpolation.
     torch.testing.assert_close(seq.tasks[1].x_train, expected, atol=1e-5, rtol=0)
     torch.testing.assert_close(seq.tasks[1].labels_train, train.y[i].long())
 

@@ -11,6 +11,7 @@ from lib.data.synthetic import regression_1d, target_function
 from lib.data.tasks import centred_one_hot, image_regression_task, sphere_normalize
 from lib.models import MLP
 from lib.ntk import empirical_ntk, gradient_descent_mse, ntk_gp_posterior, relu_ntk
+from tests.tolerances import assert_close
 
 DEPTH, SIGMA_B = 1, 0.5
 
@@ -27,7 +28,8 @@ def test_ntk_gp_with_ntk_equal_to_nngp_is_the_gp_posterior(generator):
     _, nngp = _kernels(x, xs)
     gp = ntk_gp_posterior(nngp, nngp, y)
     k_xx, k_sx, k_ss = nngp
-    torch.testing.assert_close(gp.mean, k_sx @ torch.linalg.solve(k_xx, y), rtol=1e-9, atol=1e-10)
+    assert_close(gp.mean, k_sx @ torch.linalg.solve(k_xx, y), kind="solver")
+    # Specific tolerance (tests/tolerances.py): a difference of nearly equal terms: cancellation.
     torch.testing.assert_close(gp.covariance, k_ss - k_sx @ torch.linalg.solve(k_xx, k_sx.T), rtol=1e-7, atol=1e-9)
 
 
@@ -41,6 +43,7 @@ def test_ntk_gp_at_time_zero_is_the_prior_and_steps_approach_flow(generator):
     torch.testing.assert_close(start.covariance, nngp[2])
     flow = ntk_gp_posterior(ntk, nngp, y, t=2.0, learning_rate=1.0)
     steps = ntk_gp_posterior(ntk, nngp, y, t=20000, learning_rate=1e-4, steps=True)
+    # Specific tolerance (tests/tolerances.py): discretization: small-step GD vs gradient flow.
     torch.testing.assert_close(steps.mean, flow.mean, rtol=1e-3, atol=1e-4)
     with pytest.raises(ValueError, match="singular"):
         ntk_gp_posterior(_kernels(torch.cat([x, x[:1]]), xs)[0], _kernels(torch.cat([x, x[:1]]), xs)[1],
@@ -69,6 +72,7 @@ def test_ntk_gp_matches_an_ensemble_of_wide_linearized_networks():
     # mean: MC standard error sd/√300 ≈ 0.06 sd; allow 4 of those plus 2% of the scale
     assert ((outs.mean(0) - gp.mean[:, 0]).abs() <= 4 * sd / math.sqrt(300) + 0.02 * y.abs().max()).all()
     # variance: relative MC error of a variance from 300 samples ≈ √(2/299) ≈ 8%; allow 30%
+    # Specific tolerance (tests/tolerances.py): Monte Carlo estimate of a variance.
     torch.testing.assert_close(outs.var(0), sd**2, rtol=0.3, atol=1e-3)
     assert not torch.allclose(outs.var(0), torch.zeros(3, dtype=torch.float64), atol=1e-3)  # non-trivial check
 
@@ -87,6 +91,7 @@ def test_regression_1d_is_seeded_and_leaves_a_gap():
 def test_sphere_normalization_and_centred_targets():
     x = torch.tensor([[1.0, 2.0, 3.0, 6.0], [0.0, 0.0, 1.0, 0.0]])
     z = sphere_normalize(x)
+    # Specific tolerance (tests/tolerances.py): float32 standardized data: mean 0 up to single-precision rounding.
     torch.testing.assert_close(z.mean(1), torch.zeros(2), atol=1e-6, rtol=0)
     torch.testing.assert_close(z.norm(dim=1), torch.full((2,), 2.0))
     with pytest.raises(ValueError, match="constant"):

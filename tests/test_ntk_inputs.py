@@ -9,6 +9,7 @@ from torch import nn
 
 from lib.models import MLP, WideResNet
 from lib.ntk import empirical_ntk, gauss_newton_step, jacobian, ntk_vp, relu_ntk
+from tests.tolerances import assert_close
 
 
 @pytest.fixture
@@ -83,5 +84,5 @@ def test_wide_resnet_kernel_in_eval_mode(generator):
 def test_cuda_matches_cpu_in_float64(method, mlp, x):
     expected = empirical_ntk(mlp, x, method=method)
     got = empirical_ntk(mlp.cuda(), x.cuda(), method=method).cpu()
-    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+    assert_close(got, expected, kind="method")
     assert "cuda" in devices()

@@ -9,6 +9,7 @@ from torch.func import functional_call, jacrev
 
 from lib.models import MLP, SmallCNN
 from lib.ntk import empirical_ntk, jacobian, ntk_vp
+from tests.tolerances import assert_close
 
 METHODS = ["structured", "jacobian", "ntk_vp", "auto"]
 
@@ -71,10 +72,10 @@ def test_every_method_matches_float64_reference(kind, k, bias, method, generator
     expected = reference_ntk(model, x, x2)
     got = empirical_ntk(model, x, x2, method=method)
     assert got.shape == (x.shape[0], 3, k, k)
-    torch.testing.assert_close(got, expected, rtol=1e-10, atol=1e-12)
+    assert_close(got, expected, kind="method")
     expected_sym = reference_ntk(model, x, x)
     got_sym = empirical_ntk(model, x, method=method)
-    torch.testing.assert_close(got_sym, expected_sym, rtol=1e-10, atol=1e-12)
+    assert_close(got_sym, expected_sym, kind="method")
     assert torch.equal(got_sym, got_sym.permute(1, 0, 3, 2)), "x2=None must give an exactly symmetric kernel"
 
 
@@ -85,8 +86,8 @@ def test_trace_and_diagonal_are_consistent_with_full(kind, method, generator):
     full = empirical_ntk(model, x, method=method)
     diag = empirical_ntk(model, x, mode="diagonal", method=method)
     trace = empirical_ntk(model, x, mode="trace", method=method)
-    torch.testing.assert_close(diag, torch.diagonal(full, dim1=2, dim2=3), rtol=1e-12, atol=1e-12)
-    torch.testing.assert_close(trace, torch.diagonal(full, dim1=2, dim2=3).sum(-1), rtol=1e-12, atol=1e-12)
+    assert_close(diag, torch.diagonal(full, dim1=2, dim2=3), kind="roundoff")
+    assert_close(trace, torch.diagonal(full, dim1=2, dim2=3).sum(-1), kind="roundoff")
 
 
 @pytest.mark.parametrize("method", ["structured", "jacobian", "ntk_vp"])
@@ -98,7 +99,7 @@ def test_tiling_gives_the_same_kernel(method, symmetric, mode, generator):
     x2 = None if symmetric else x[:7] * 0.5
     whole = empirical_ntk(model, x, x2, mode=mode, method=method)
     tiled = empirical_ntk(model, x, x2, mode=mode, method=method, batch_size=5)
-    torch.testing.assert_close(tiled, whole, rtol=1e-12, atol=1e-12)
+    assert_close(tiled, whole, kind="roundoff")
     if symmetric:
         assert torch.equal(tiled, tiled.transpose(0, 1) if mode == "trace" else tiled.permute(1, 0, 3, 2))
 
@@ -110,8 +111,9 @@ def test_jacobian_matches_finite_differences(kind, bias, generator):
     got = jacobian(model, x)
     expected = finite_difference_jacobian(model, x)
     assert got.shape == expected.shape
+    # Specific tolerance (tests/tolerances.py): finite differences: O(h²) truncation error.
     torch.testing.assert_close(got, expected, rtol=1e-6, atol=1e-7)
-    torch.testing.assert_close(jacobian(model, x, chunk_size=2), got, rtol=1e-12, atol=1e-14)
+    assert_close(jacobian(model, x, chunk_size=2), got, kind="roundoff")
 
 
 @pytest.mark.parametrize("kind", ["mlp_standard", "cnn"])
@@ -121,7 +123,7 @@ def test_ntk_vp_equals_flattened_kernel_times_vector(kind, generator):
     v = torch.randn(4, 3, generator=generator, dtype=torch.float64)
     kernel = reference_ntk(model, x, x2)
     expected = torch.einsum("nmab,mb->na", kernel, v)
-    torch.testing.assert_close(ntk_vp(model, x, x2, v), expected, rtol=1e-10, atol=1e-12)
+    assert_close(ntk_vp(model, x, x2, v), expected, kind="method")
 
 
 def test_frozen_parameters_are_excluded(generator):
@@ -129,14 +131,14 @@ def test_frozen_parameters_are_excluded(generator):
     model[0].weight.requires_grad_(False)
     expected = reference_ntk(model, x, x)
     for method in ["structured", "jacobian", "ntk_vp"]:
-        torch.testing.assert_close(empirical_ntk(model, x, method=method), expected, rtol=1e-10, atol=1e-12)
+        assert_close(empirical_ntk(model, x, method=method), expected, kind="method")
     assert jacobian(model, x).shape[2] == sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def test_auto_falls_back_for_unsupported_layers(generator):
     model = nn.Sequential(nn.Linear(4, 5), nn.LayerNorm(5), nn.ReLU(), nn.Linear(5, 2)).double()
     x = torch.randn(5, 4, generator=generator, dtype=torch.float64)
-    torch.testing.assert_close(empirical_ntk(model, x), reference_ntk(model, x, x), rtol=1e-10, atol=1e-12)
+    assert_close(empirical_ntk(model, x), reference_ntk(model, x, x), kind="method")
     with pytest.raises(ValueError, match="LayerNorm"):
         empirical_ntk(model, x, method="structured")
 
@@ -147,8 +149,8 @@ def test_shared_module_and_inplace_relu_are_detected(generator):
     x = torch.randn(3, 4, generator=generator, dtype=torch.float64)
     with pytest.raises(ValueError, match="called 2 times"):
         empirical_ntk(model, x, method="structured")
-    torch.testing.assert_close(empirical_ntk(model, x), reference_ntk(model, x, x), rtol=1e-10, atol=1e-12)
+    assert_close(empirical_ntk(model, x), reference_ntk(model, x, x), kind="method")
     inplace = nn.Sequential(nn.Linear(4, 4), nn.ReLU(inplace=True), nn.Linear(4, 2)).double()
     with pytest.raises(ValueError, match="in place"):
         empirical_ntk(inplace, x, method="structured")
-    torch.testing.assert_close(empirical_ntk(inplace, x), reference_ntk(inplace, x, x), rtol=1e-10, atol=1e-12)
+    assert_close(empirical_ntk(inplace, x), reference_ntk(inplace, x, x), kind="method")

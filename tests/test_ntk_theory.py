@@ -19,6 +19,7 @@ from lib.ntk import (
     output_loss_derivatives,
     relu_ntk,
 )
+from tests.tolerances import assert_close
 
 
 @pytest.mark.parametrize("depth", [0, 1, 3])
@@ -26,7 +27,9 @@ def test_relu_ntk_diagonal_closed_form(depth, generator):
     x = torch.randn(7, 11, generator=generator, dtype=torch.float64)
     nngp, ntk = relu_ntk(x, depth=depth, sigma_w=math.sqrt(2.0), sigma_b=0.0)
     norms = (x * x).sum(1) / 11
+    # Specific tolerance (tests/tolerances.py): closed form: tighter than roundoff.
     torch.testing.assert_close(torch.diagonal(ntk), (depth + 1) * 2 * norms, rtol=1e-14, atol=0)
+    # Specific tolerance (tests/tolerances.py): closed form: tighter than roundoff.
     torch.testing.assert_close(torch.diagonal(nngp), 2 * norms, rtol=1e-14, atol=0)
     assert torch.equal(ntk, ntk.T) and torch.equal(nngp, nngp.T)
 
@@ -46,8 +49,8 @@ def test_relu_ntk_one_layer_arccos_formula(generator):
     expected_nngp = sw2 * kappa1
     expected_ntk = sw2 * kappa0 * s12 + expected_nngp
     nngp, ntk = relu_ntk(x1, x2, depth=1, sigma_w=math.sqrt(sw2))
-    torch.testing.assert_close(nngp, expected_nngp, rtol=1e-12, atol=1e-14)
-    torch.testing.assert_close(ntk, expected_ntk, rtol=1e-12, atol=1e-14)
+    assert_close(nngp, expected_nngp, kind="roundoff")
+    assert_close(ntk, expected_ntk, kind="roundoff")
 
 
 def test_relu_ntk_diagonal_is_exact_for_nearly_parallel_points(generator):
@@ -84,6 +87,7 @@ def test_linearized_model_is_first_order_taylor_expansion(generator):
     model = MLP(3, 8, 2, 2, parametrization="ntk", generator=generator).double()
     x = torch.randn(5, 3, generator=generator, dtype=torch.float64)
     lin = linearize(model)
+    # Specific tolerance (tests/tolerances.py): at θ₀ nothing but the forward pass: tighter.
     torch.testing.assert_close(lin(x), model(x), rtol=1e-14, atol=1e-14)
     delta = [0.1 * torch.randn(p.shape, generator=generator, dtype=torch.float64) for p in lin.params]
     with torch.no_grad():
@@ -91,9 +95,9 @@ def test_linearized_model_is_first_order_taylor_expansion(generator):
             p.add_(dp)
     flat_delta = torch.cat([d.flatten() for d in delta])
     expected = model(x) + torch.einsum("nkp,p->nk", reference_jacobian(model, x), flat_delta)
-    torch.testing.assert_close(lin(x), expected, rtol=1e-12, atol=1e-12)
+    assert_close(lin(x), expected, kind="roundoff")
     # its NTK is the original network's NTK at θ₀, wherever it is evaluated
-    torch.testing.assert_close(empirical_ntk(lin, x), reference_ntk(model, x, x), rtol=1e-10, atol=1e-12)
+    assert_close(empirical_ntk(lin, x), reference_ntk(model, x, x), kind="method")
 
 
 def test_closed_form_gd_matches_training_the_linearized_model(generator):
@@ -112,10 +116,9 @@ def test_closed_form_gd_matches_training_the_linearized_model(generator):
         (0.5 * ((lin(x_train) - y) ** 2).sum()).backward()
         optimizer.step()
     dynamics = gradient_descent_mse(kernel, y, learning_rate=lr)
-    torch.testing.assert_close(dynamics.train(f0_train, steps, steps=True), lin(x_train).detach(),
-                               rtol=1e-9, atol=1e-10)
+    assert_close(dynamics.train(f0_train, steps, steps=True), lin(x_train).detach(), kind="solver")
     predicted = dynamics.test(f0_test, empirical_ntk(model, x_test, x_train), f0_train, steps, steps=True)
-    torch.testing.assert_close(predicted, lin(x_test).detach(), rtol=1e-9, atol=1e-10)
+    assert_close(predicted, lin(x_test).detach(), kind="solver")
 
 
 def test_closed_form_end_point_is_kernel_regression(generator):
@@ -131,7 +134,7 @@ def test_closed_form_end_point_is_kernel_regression(generator):
     # gradient flow at a finite time: f_t = y + exp(-ηΘt)(f_0 - y), via the matrix exponential
     t = 0.7
     expected = y + torch.linalg.matrix_exp(-t * k_xx) @ (zeros_train - y)
-    torch.testing.assert_close(dynamics.train(zeros_train, t), expected, rtol=1e-10, atol=1e-12)
+    assert_close(dynamics.train(zeros_train, t), expected, kind="method")
 
 
 @pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
@@ -147,8 +150,9 @@ def test_gauss_newton_step_equals_parameter_space_formula(loss, generator):
         f = model(x).detach().requires_grad_(True)
         hessian = torch.autograd.functional.hessian(
             lambda z: torch.nn.functional.cross_entropy(z.reshape(5, 3), y, reduction="sum"), f.reshape(-1))
-        torch.testing.assert_close(h, hessian, rtol=1e-12, atol=1e-12)
+        assert_close(h, hessian, kind="roundoff")
     dense = -lr * torch.linalg.solve(j.T @ h @ j + damping * torch.eye(j.shape[1], dtype=j.dtype), j.T @ g)
+    # Specific tolerance (tests/tolerances.py): damping 1e-3: the P x P solve is ill-conditioned.
     torch.testing.assert_close(step.direction, dense, rtol=1e-8, atol=1e-10)
 
 
@@ -158,4 +162,5 @@ def test_one_gauss_newton_step_hits_mse_targets_on_a_linear_model(generator):
     y = torch.randn(4, 2, generator=generator, dtype=torch.float64)
     step = gauss_newton_step(model, x, y, loss="mse", learning_rate=1.0, damping=0.0)
     apply_step(model, step.direction)
+    # Specific tolerance (tests/tolerances.py): undamped solve with the NK x NK Gram matrix.
     torch.testing.assert_close(model(x), y, rtol=1e-8, atol=1e-8)

@@ -10,8 +10,10 @@ Usage (from the repository root; ``make book`` and ``make test`` call this):
 Layout: sources are copied to ``_build/<profile>/site/`` (the repository's ``chapters/``
 stay free of outputs), every chapter listed in ``_toc.yml`` is executed there by papermill
 with ``profile`` and ``seed`` injected into its ``parameters`` cell, run times are written to
-``status.json`` and the generated ``status.md``, and Jupyter Book renders the executed
-notebooks (no re-execution) with warnings as errors. Any failing cell fails the command.
+``status.json`` and the generated ``status.md`` (with ``--record-runtimes`` also into the committed
+``chapters/runtimes.json`` that the chapters' "Runtime" lines read, :mod:`lib.runtimes`; pages built
+afterwards show them), and Jupyter Book renders the executed notebooks (no re-execution) with warnings
+as errors. Any failing cell fails the command.
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ from urllib.parse import unquote, urlparse
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-if str(REPO) not in sys.path:  # `python tools/book.py` run as a script: make `tools` importable
+if str(REPO) not in sys.path:  # `python tools/book.py` run as a script: make `tools` and `lib` importable
     sys.path.insert(0, str(REPO))
-PROFILES = ("quick", "book", "paper")
+from lib.profiles import PROFILES  # noqa: E402  (the one list of profiles; needs REPO on sys.path)
+
 SOURCE_FILES = ("_config.yml", "_toc.yml", "references.bib")
 SOURCE_SUFFIXES = (".md", ".ipynb", ".bib", ".yml", ".png", ".svg", ".jpg", ".css")
 # The kernel that executes the chapters for the site: lib.notebook in site mode, no progress bars (tqdm >= 4.66
@@ -184,6 +187,17 @@ def write_status(site: Path, records: list[dict], profile: str) -> None:
     (site / "status.md").write_text("\n".join(lines) + "\n")
 
 
+def record_measured_runtimes(source: Path, records: list[dict]) -> Path:
+    """Write this build's run times into ``<source>/chapters/runtimes.json`` (:func:`lib.runtimes.record_runtimes`)."""
+    from lib.runtimes import RUNTIMES_FILE, record_runtimes
+
+    path = source / RUNTIMES_FILE
+    record_runtimes(records, machine=machine_description(), date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d"),
+                    path=path)
+    print(f"[book] recorded {len(records)} run time(s) in {path}; commit it so the chapters show them", flush=True)
+    return path
+
+
 def render(site: Path) -> Path:
     config = yaml.safe_load((site / "_config.yml").read_text())
     config.setdefault("execute", {})["execute_notebooks"] = "off"  # papermill already ran them
@@ -279,6 +293,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--source", type=Path, default=REPO, help="book sources (default: the repository)")
     parser.add_argument("--out", type=Path, default=None, help="build folder (default: _build/<profile>)")
+    parser.add_argument("--record-runtimes", action="store_true",
+                        help="also write the measured run times into <source>/chapters/runtimes.json, which the "
+                             "chapters' Runtime lines show (lib.runtimes); commit that file")
     args = parser.parse_args(argv)
     if args.command == "check":
         html = Path(args.html)
@@ -302,6 +319,8 @@ def main(argv: list[str] | None = None) -> None:
     copy_sources(args.source, site)
     records = run_chapters(args.source, site, args.profile, args.seed)
     write_status(site, records, args.profile)
+    if args.record_runtimes:
+        record_measured_runtimes(args.source, records)
     if args.command == "build":
         index = render(site)
         print(f"[book] built in {time.perf_counter() - started:.0f} s. Open {index}")

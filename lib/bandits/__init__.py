@@ -11,12 +11,17 @@
 
 from lib.bandits.agents import (
            AGENTS,
+           COVARIANCES,
            EXPLORATIONS,
            UNCERTAINTIES,
            VARIANTS,
            AgentSpec,
+           Covariance,
+           Exploration,
            NeuralAgent,
            RandomAgent,
+           Uncertainty,
+           Variant,
            agent_spec,
            make_agent,
 )
@@ -25,7 +30,8 @@ from lib.bandits.networks import plain_network, symmetric_network
 from lib.bandits.run import BanditRun, run_bandit
 from lib.bandits.theory import TheoryConstants, theory_gamma, theory_step_size
 
-__all__ = ["AGENTS", "EXPLORATIONS", "UNCERTAINTIES", "VARIANTS", "AgentSpec", "NeuralAgent", "RandomAgent",
+__all__ = ["AGENTS", "EXPLORATIONS", "UNCERTAINTIES", "VARIANTS", "COVARIANCES", "Exploration", "Uncertainty",
+           "Variant", "Covariance", "AgentSpec", "NeuralAgent", "RandomAgent",
            "agent_spec", "make_agent", "BANDIT_DATASETS", "ContextualBandit", "disjoint_encoding", "make_bandit",
            "plain_network", "symmetric_network", "BanditRun", "run_bandit", "TheoryConstants", "theory_gamma",
            "theory_step_size"]

@@ -50,7 +50,9 @@ from torch import nn
 from lib.bandits.networks import num_parameters, plain_network, symmetric_network
 from lib.bandits.posterior import DiagonalPrecision, FeaturePrecision, KernelPosterior, maximize_evidence
 from lib.bandits.theory import TheoryConstants, theory_gamma, theory_step_size
+from lib.models.layers import Parametrization
 from lib.ntk.structured import LayerFactors, append_sample, jacobian_from_factors, kernel_from_factors, layer_factors
+from lib.options import Option
 from lib.validation import (
     check_all_finite,
     check_finite,
@@ -63,23 +65,57 @@ from lib.validation import (
     check_tensor,
 )
 
-EXPLORATIONS = ("random", "greedy", "epsilon", "ucb", "ts")
-UNCERTAINTIES = ("ntk", "laplace", "laplace-last-layer")
-VARIANTS = ("paper", "code")
-COVARIANCES = ("full", "diagonal")
+
+class Exploration(Option):
+    """How a :class:`NeuralAgent` turns predictions ``f`` and uncertainties ``s`` into an arm (module doc)."""
+
+    RANDOM = "random", "a uniformly random arm (RandomAgent)"
+    GREEDY = "greedy", "argmax_a f(x_a): no exploration (γ = 0)"
+    EPSILON = "epsilon", "a uniform arm with probability ε, else greedy"
+    UCB = "ucb", "argmax_a f(x_a) + γ_t s(x_a) (NeuralUCB)"
+    TS = "ts", "argmax_a of a sample r̃_a ~ N(f(x_a), γ_t² s_TS(x_a)²) (NeuralTS)"
+
+
+class Uncertainty(Option):
+    """Where the uncertainty ``s(x)`` of an arm comes from (module doc)."""
+
+    NTK = "ntk", "NeuralUCB's s(x)² = φ(x)ᵀ Z⁻¹ φ(x), φ = g(x; θ_t)/√m over the played contexts"
+    LAPLACE = "laplace", "linearized-Laplace predictive standard deviation, kernel = empirical NTK of all parameters"
+    LAPLACE_LAST_LAYER = "laplace-last-layer", "linearized Laplace restricted to the readout layer"
+
+
+class Variant(Option):
+    """Which training recipe a :class:`NeuralAgent` follows (module doc)."""
+
+    PAPER = "paper", "Zhou et al.'s Algorithm 1: symmetric network, GD from θ₀ with the mλ‖θ − θ₀‖² penalty"
+    CODE = "code", "the official code: plain MLP, warm-started mini-batch SGD with weight decay on past rounds"
+
+
+class Covariance(Option):
+    """How the ``ntk`` uncertainty keeps its precision matrix ``Z`` (module doc)."""
+
+    FULL = "full", "Z exactly, in function space (FeaturePrecision)"
+    DIAGONAL = "diagonal", "the diagonal of Z only, as the official code does"
+
+
+#: The valid strings of each option (aliases of the enums' ``values()``).
+EXPLORATIONS: tuple[str, ...] = Exploration.values()
+UNCERTAINTIES: tuple[str, ...] = Uncertainty.values()
+VARIANTS: tuple[str, ...] = Variant.values()
+COVARIANCES: tuple[str, ...] = Covariance.values()
 
 
 @dataclass(frozen=True)
 class AgentSpec:
     """Everything that defines an agent (a JSON-able config; see the module doc for the fields)."""
 
-    exploration: str
-    uncertainty: str = "ntk"
+    exploration: str | Exploration
+    uncertainty: str | Uncertainty = "ntk"
     gamma: float | str = 1.0
     epsilon: float = 0.05
-    variant: str = "code"
-    parametrization: str = "standard"
-    covariance: str = "diagonal"
+    variant: str | Variant = "code"
+    parametrization: str | Parametrization = "standard"
+    covariance: str | Covariance = "diagonal"
     width: int = 100
     depth: int = 1
     lam: float = 1.0
@@ -92,12 +128,10 @@ class AgentSpec:
     constants: TheoryConstants = field(default_factory=TheoryConstants)
 
     def __post_init__(self) -> None:
-        for value, valid, what in ((self.exploration, EXPLORATIONS, "exploration"),
-                                   (self.uncertainty, UNCERTAINTIES, "uncertainty"),
-                                   (self.variant, VARIANTS, "variant"),
-                                   (self.covariance, COVARIANCES, "covariance")):
-            if value not in valid:
-                raise ValueError(f"Unknown {what} {value!r}; valid: {', '.join(valid)}.")
+        # Stored as plain strings, so that as_dict() (a cache key) does not depend on how they were passed.
+        for what, option in (("exploration", Exploration), ("uncertainty", Uncertainty), ("variant", Variant),
+                             ("covariance", Covariance), ("parametrization", Parametrization)):
+            object.__setattr__(self, what, option.parse(getattr(self, what)).value)
         if not (self.gamma == "theory" or (isinstance(self.gamma, (int, float)) and not isinstance(self.gamma, bool)
                                            and math.isfinite(self.gamma) and self.gamma >= 0)):
             raise ValueError(f"gamma must be a finite number >= 0 or 'theory', got {self.gamma!r}.")

@@ -25,7 +25,7 @@ import math
 import torch
 from torch import nn
 
-from lib.models import MLP
+from lib.models import MLP, count_parameters
 from lib.models.layers import DenseLayer, _check_parametrization
 
 
@@ -88,5 +88,5 @@ def plain_network(in_features: int, width: int, depth: int = 1, *, parametrizati
 
 
 def num_parameters(model: nn.Module) -> int:
-    """``P``, the number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """``P``, the number of trainable parameters (:func:`lib.models.count_parameters`)."""
+    return count_parameters(model)

@@ -27,10 +27,10 @@ from lib.continual.metrics import (
                                    forgetting_per_task,
                                    learning_accuracy,
 )
-from lib.continual.sequential import SETTINGS, Budget, SequenceResult, evaluate, run_sequence, train_on_task
+from lib.continual.sequential import SETTINGS, Budget, SequenceResult, Setting, evaluate, run_sequence, train_on_task
 
 __all__ = [
     "BENCHMARKS", "ContinualTask", "TaskSequence", "make_sequence", "rotated_mnist", "split_dataset",
     "ContinualMetrics", "average_accuracy", "average_forgetting", "forgetting_per_task", "learning_accuracy",
-    "SETTINGS", "Budget", "SequenceResult", "evaluate", "run_sequence", "train_on_task",
+    "SETTINGS", "Setting", "Budget", "SequenceResult", "evaluate", "run_sequence", "train_on_task",
 ]

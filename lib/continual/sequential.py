@@ -29,13 +29,24 @@ from torch.nn import functional as F
 
 from lib.continual.benchmarks import ContinualTask, TaskSequence
 from lib.continual.metrics import ContinualMetrics
-from lib.kernel_regime import parameter_change
+from lib.kernel_change import parameter_change
 from lib.ntk import empirical_ntk
 from lib.ntk.compare import kernel_distance
+from lib.options import Option
 from lib.training import DIVERGENCE_FACTOR
 from lib.validation import check_choice, check_finite, check_nonnegative, check_positive_int, check_tensor
 
-SETTINGS = ("task", "class", "domain")
+
+class Setting(Option):
+    """What the network is told about the task at test time (:mod:`lib.continual.benchmarks`)."""
+
+    TASK = "task", "task-incremental: the task id is known, logits of other tasks' classes are masked"
+    CLASS = "class", "class-incremental: one head over all classes seen so far, no task id"
+    DOMAIN = "domain", "domain-incremental: the same classes in every task, one shared head (RotatedMNIST)"
+
+
+#: The valid setting strings (alias of :meth:`Setting.values`).
+SETTINGS: tuple[str, ...] = Setting.values()
 
 
 @dataclass(frozen=True)
@@ -64,16 +75,15 @@ class Budget:
             raise ValueError(f"max_epochs must be >= 1, got {self.max_epochs}.")
 
 
-def _check_setting(setting: str, sequence_shared_head: bool) -> None:
-    if not isinstance(setting, str) or setting not in SETTINGS:
-        raise ValueError(f"Unknown setting {setting!r}; valid: {', '.join(SETTINGS)}.")
+def _check_setting(setting: str | Setting | Setting, sequence_shared_head: bool) -> None:
+    setting = Setting.parse(setting)
     if sequence_shared_head and setting != "domain":
         raise ValueError("This sequence shares one head across tasks (domain-incremental); use setting='domain'.")
     if not sequence_shared_head and setting == "domain":
         raise ValueError("Split sequences are task- or class-incremental; use setting='task' or 'class'.")
 
 
-def task_logits(outputs: torch.Tensor, task: ContinualTask, setting: str) -> torch.Tensor:
+def task_logits(outputs: torch.Tensor, task: ContinualTask, setting: str | Setting) -> torch.Tensor:
     """``outputs [N, C]`` with the logits of other tasks' classes set to ``−inf`` in the ``"task"`` setting."""
     if setting != "task":
         return outputs
@@ -83,7 +93,7 @@ def task_logits(outputs: torch.Tensor, task: ContinualTask, setting: str) -> tor
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, task: ContinualTask, setting: str, *, split: str = "test",
+def evaluate(model: nn.Module, task: ContinualTask, setting: str | Setting, *, split: str = "test",
              batch_size: int = 1024) -> float:
     """Accuracy (fraction) of ``model`` on the task's ``"test"`` or ``"train"`` split."""
     check_choice("split", split, ("test", "train"))
@@ -114,8 +124,8 @@ class TaskLog:
     reached_target: bool = False
 
 
-def train_on_task(model: nn.Module, task: ContinualTask, setting: str, budget: Budget, *, learning_rate: float,
-                  batch_size: int, generator: torch.Generator, momentum: float = 0.0,
+def train_on_task(model: nn.Module, task: ContinualTask, setting: str | Setting, budget: Budget, *,
+                  learning_rate: float, batch_size: int, generator: torch.Generator, momentum: float = 0.0,
                   progress: bool = False) -> TaskLog:
     """Plain mini-batch SGD on one task's cross-entropy (masked in the ``"task"`` setting), in place.
 
@@ -230,8 +240,8 @@ class SequenceResult:
         return ContinualMetrics.from_matrix(self.accuracy)
 
 
-def run_sequence(model: nn.Module, sequence: TaskSequence, setting: str, budget: Budget, *, learning_rate: float,
-                 batch_size: int, generator: torch.Generator, momentum: float = 0.0,
+def run_sequence(model: nn.Module, sequence: TaskSequence, setting: str | Setting, budget: Budget, *,
+                 learning_rate: float, batch_size: int, generator: torch.Generator, momentum: float = 0.0,
                  probe: torch.Tensor | None = None, progress: bool = False) -> SequenceResult:
     """Train ``model`` on the tasks in order and evaluate on every task after each one (in place).
 

@@ -26,16 +26,23 @@ from lib.continual import Budget, make_sequence, run_sequence
 from lib.continual.benchmarks import BENCHMARKS
 from lib.experiments import config_device, optional_runs
 from lib.models import MLP, WideResNet
+from lib.options import Option
 from lib.profiles import pick_profile
 
 LEARNING_RATE = 0.05
 BATCH = 32
 
-#: Per-task training budgets: name -> description (the Budget is built by :func:`budget_for`).
-BUDGETS = {
-    "one-epoch": "one epoch per task (under-trained)",
-    "converged": "until 99 % training accuracy on the task (at most max_epochs epochs)",
-}
+
+
+class TaskBudget(Option):
+    """The per-task training budgets of the chapter (the :class:`lib.continual.Budget` is :func:`budget_for`)."""
+
+    ONE_EPOCH = "one-epoch", "one epoch per task (under-trained)"
+    CONVERGED = "converged", "until 99 % training accuracy on the task (at most max_epochs epochs)"
+
+
+#: Per-task training budgets: name -> description (alias of :class:`TaskBudget`; iterating gives the names).
+BUDGETS: dict[str, str] = {budget.value: str(budget.__doc__) for budget in TaskBudget}
 
 #: The RotatedMNIST angles (degrees, counter-clockwise), one task each, in training order.
 ANGLES = (0.0, 22.5, 45.0, 67.5, 90.0)
@@ -108,13 +115,12 @@ def runs_to_do(sizes: ForgettingSizes, *, profile: str, device: torch.device) ->
     return list(sizes.runs) + optional, messages
 
 
-def budget_for(name: str, max_epochs: int) -> Budget:
-    """The :class:`lib.continual.Budget` of a :data:`BUDGETS` entry."""
-    if name == "one-epoch":
+def budget_for(name: str | TaskBudget, max_epochs: int) -> Budget:
+    """The :class:`lib.continual.Budget` of a :class:`TaskBudget` (or its name); ``ValueError`` listing them else."""
+    budget = TaskBudget.parse(name, name="budget")
+    if budget is TaskBudget.ONE_EPOCH:
         return Budget(epochs=1)
-    if name == "converged":
-        return Budget(target_accuracy=0.99, max_epochs=max_epochs)
-    raise ValueError(f"Unknown budget {name!r}; valid: {', '.join(BUDGETS)}.")
+    return Budget(target_accuracy=0.99, max_epochs=max_epochs)
 
 
 def architecture_of(run: str) -> str:

@@ -25,8 +25,8 @@ from lib.data import load_dataset
 from lib.data.synthetic import regression_1d
 from lib.data.tasks import image_regression_task
 from lib.experiments import config_device
-from lib.kernel_regime import calibrate_batchnorm, measure_change
-from lib.models import MLP, CenteredModel, WideResNet
+from lib.kernel_change import calibrate_batchnorm, measure_change
+from lib.models import MLP, CenteredModel, WideResNet, count_parameters
 from lib.ntk import (
     empirical_ntk,
     gradient_descent_mse,
@@ -274,7 +274,7 @@ def practical_cnn(config: dict) -> dict:
     batch 128, weight decay 0 (the WRN recipe of Zagoruyko & Komodakis 2016 without decay
     or schedule). Inputs standardized with the training subset's pixel mean and std. Before
     the kernels are measured, both networks' BatchNorm statistics are set from the training
-    subset (:func:`lib.kernel_regime.calibrate_batchnorm`) and the models are in eval mode.
+    subset (:func:`lib.kernel_change.calibrate_batchnorm`) and the models are in eval mode.
     """
     device = config_device(config)
     train_set = load_dataset(config["dataset"], "train")
@@ -301,6 +301,6 @@ def practical_cnn(config: dict) -> dict:
     calibrate_batchnorm(model, x)
     change = measure_change(model, initial, x[:config["probe"]], chunk_size=2)
     with torch.no_grad():
-        return dict(parameters_count=sum(p.numel() for p in model.parameters()), steps=log.steps, seconds=seconds,
+        return dict(parameters_count=count_parameters(model, trainable_only=False), steps=log.steps, seconds=seconds,
                     losses=log.losses, train_accuracy=accuracy(model(x), labels),
                     test_accuracy=accuracy(model(x_test), labels_test), **change.as_dict())

@@ -32,9 +32,9 @@ from torch import nn
 
 from lib.data.tasks import RegressionTask, image_regression_task
 from lib.experiments import config_device, optional_runs
-from lib.kernel_regime import flat_parameters
+from lib.kernel_change import flat_parameters
 from lib.measure import measure, peak_memory
-from lib.models import MLP, SmallCNN
+from lib.models import MLP, SmallCNN, count_parameters
 from lib.ntk import empirical_ntk, gram_eigenvalues, jacobian_difference_norm, linearize, relu_ntk
 from lib.profiles import pick_profile
 from lib.training import make_optimizer, natural_gradient_step, train, train_natural_gradient, training_loss
@@ -182,11 +182,6 @@ def model_inputs(config: dict, task: RegressionTask) -> torch.Tensor:
         side = math.isqrt(x.shape[1] // c)
         x = x.reshape(x.shape[0], c, side, side)
     return x
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters ``P``."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
 def _spectrum_summary(eigenvalues: torch.Tensor) -> dict:

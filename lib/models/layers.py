@@ -22,14 +22,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lib.options import Option
 from lib.validation import check_nonnegative, check_nonnegative_int, check_positive, check_positive_int
 
-PARAMETRIZATIONS = ("standard", "ntk")
+
+class Parametrization(Option):
+    """How a layer scales its weights (module docstring)."""
+
+    STANDARD = "standard", "h = W x + b with W ~ N(0, σ_w²/fan_in), b ~ N(0, σ_b²): the scale is in the initialisation"
+    NTK = "ntk", "h = (σ_w/√fan_in) W x + σ_b b with W, b ~ N(0, 1): the scale is in the forward pass"
 
 
-def _check_parametrization(parametrization: str) -> None:
-    if not isinstance(parametrization, str) or parametrization not in PARAMETRIZATIONS:
-        raise ValueError(f"Unknown parametrization {parametrization!r}; use one of {PARAMETRIZATIONS}.")
+#: The valid parametrization strings (alias of :meth:`Parametrization.values`).
+PARAMETRIZATIONS: tuple[str, ...] = Parametrization.values()
+
+
+def _check_parametrization(parametrization: str | Parametrization) -> str:
+    """The parametrization as a plain string; ``ValueError`` listing the valid ones otherwise."""
+    return Parametrization.parse(parametrization).value
 
 
 def check_float_input(x: torch.Tensor, weight: torch.Tensor, layer: str) -> None:
@@ -48,7 +58,7 @@ class _ScaledLayer(nn.Module):
 
     def _init(self, fan_in: int, parametrization: str, sigma_w: float, sigma_b: float,
               generator: torch.Generator | None) -> None:
-        _check_parametrization(parametrization)
+        parametrization = _check_parametrization(parametrization)
         sigma_w = check_positive("sigma_w", sigma_w, fix="pass a weight standard deviation such as 2 ** 0.5")
         sigma_b = check_nonnegative("sigma_b", sigma_b, fix="pass a bias standard deviation >= 0 such as 0.0")
         self.parametrization = parametrization

@@ -12,8 +12,8 @@ Conventions (shared by every function here):
 
 from lib.ntk.checks import check_model
 from lib.ntk.compare import kernel_distance, relative_frobenius_error
-from lib.ntk.contract import MODES
-from lib.ntk.empirical import METHODS, empirical_ntk, ntk_vp
+from lib.ntk.contract import MODES, Mode
+from lib.ntk.empirical import METHODS, Method, empirical_ntk, ntk_vp
 from lib.ntk.infinite import relu_ntk
 from lib.ntk.jacobian import jacobian
 from lib.ntk.linearize import LinearizedModel, linearize
@@ -23,7 +23,8 @@ from lib.ntk.spectral import SpectralNormEstimate, gram_eigenvalues, jacobian_di
 from lib.ntk.structured import StructuredNotSupported
 
 __all__ = [
-    "MODES", "METHODS", "jacobian", "empirical_ntk", "ntk_vp", "relu_ntk", "linearize", "LinearizedModel",
+    "MODES", "METHODS", "Mode", "Method", "jacobian", "empirical_ntk", "ntk_vp", "relu_ntk", "linearize",
+    "LinearizedModel",
     "gradient_descent_mse", "MSEDynamics", "kernel_matrix", "gauss_newton_step", "apply_step",
     "GaussNewtonStep", "output_loss_derivatives", "check_model", "StructuredNotSupported",
     "ntk_gp_posterior", "NTKGaussianProcess", "kernel_distance", "relative_frobenius_error",

@@ -11,14 +11,24 @@ from __future__ import annotations
 
 import torch
 
-MODES = ("full", "trace", "diagonal")
+from lib.options import Option
 
 
-def check_mode(mode: str) -> str:
-    """Return ``mode`` if it is one of :data:`MODES`, else raise ``ValueError`` listing them."""
-    if not isinstance(mode, str) or mode not in MODES:
-        raise ValueError(f"Unknown mode {mode!r}; use one of {MODES}.")
-    return mode
+class Mode(Option):
+    """Which entries of the kernel ``Θ[n, m, a, b]`` a function returns (module docstring)."""
+
+    FULL = "full", "every pair of outputs: [N1, N2, K, K]"
+    TRACE = "trace", "the sum over outputs Σ_a Θ[n, m, a, a] (not a mean): [N1, N2]"
+    DIAGONAL = "diagonal", "the same-output entries Θ[n, m, a, a]: [N1, N2, K]"
+
+
+#: The valid mode strings (alias of :meth:`Mode.values`).
+MODES: tuple[str, ...] = Mode.values()
+
+
+def check_mode(mode: str | Mode) -> Mode:
+    """``mode`` as a :class:`Mode` (a ``str``); raise ``ValueError`` listing the valid modes otherwise."""
+    return Mode.parse(mode)
 
 
 def contract(features1: torch.Tensor, features2: torch.Tensor, mode: str) -> torch.Tensor:

@@ -23,6 +23,7 @@ from torch import nn
 from torch.func import jvp, vjp, vmap
 
 from lib.device import no_tf32
+from lib.models.parameters import count_parameters
 from lib.ntk.checks import check_inputs, check_model, check_outputs, check_pair
 from lib.ntk.contract import check_mode, symmetrize, transpose
 from lib.ntk.functional import FunctionalModel, functional_model
@@ -34,9 +35,22 @@ from lib.ntk.structured import (
     layer_factors,
     split_factors,
 )
+from lib.ntk.tiling import fill_kernel_tiles
+from lib.options import Option
 from lib.validation import check_optional_positive_int, check_tensor
 
-METHODS = ("auto", "structured", "jacobian", "ntk_vp")
+
+class Method(Option):
+    """How :func:`empirical_ntk` computes the kernel (module docstring); all agree up to rounding."""
+
+    AUTO = "auto", "structured if the model allows it, else jacobian if its tiles fit AUTO_JACOBIAN_BYTES, else ntk_vp"
+    STRUCTURED = "structured", "layer-wise Gram factors, never per-sample Jacobians (dense and conv layers only)"
+    JACOBIAN = "jacobian", "per-sample Jacobians by vmap(jacrev), then contracted; memory O(N K P) per tile"
+    NTK_VP = "ntk_vp", "one VJP and one JVP per kernel column, vectorised; memory O(N2 K P) per chunk"
+
+
+#: The valid method strings (alias of :meth:`Method.values`).
+METHODS: tuple[str, ...] = Method.values()
 AUTO_JACOBIAN_BYTES = 2 * 1024**3
 _VP_CHUNK_BYTES = 1024**3
 
@@ -111,8 +125,7 @@ def _contract_jacobians(blocks1: list[torch.Tensor], blocks2: list[torch.Tensor]
 
 def _resolve_method(model: nn.Module, method: str, n1: int, n2: int, k: int, *,
                     allow_structured: bool = True) -> str:
-    if not isinstance(method, str) or method not in METHODS:
-        raise ValueError(f"Unknown method {method!r}; use one of {METHODS}.")
+    method = Method.parse(method)
     if method != "auto":
         if method == "structured":
             check_structured_support(model)
@@ -124,7 +137,7 @@ def _resolve_method(model: nn.Module, method: str, n1: int, n2: int, k: int, *,
         except StructuredNotSupported:
             pass
     params = [p for p in model.parameters() if p.requires_grad]
-    jac_bytes = (n1 + n2) * k * sum(p.numel() for p in params) * params[0].element_size()
+    jac_bytes = (n1 + n2) * k * count_parameters(model) * params[0].element_size()
     return "jacobian" if jac_bytes <= AUTO_JACOBIAN_BYTES else "ntk_vp"
 
 
@@ -215,15 +228,15 @@ def _tiled_kernel(model: nn.Module, x1: torch.Tensor, x2_: torch.Tensor, symmetr
     shape = {"full": (n1, n2, k, k), "diagonal": (n1, n2, k), "trace": (n1, n2)}[mode]
     param = next(p for p in model.parameters() if p.requires_grad)
     out = torch.empty(shape, dtype=param.dtype, device=param.device)
+    cached: dict[str, Any] = {}
+
+    def block(rows: slice, cols: slice) -> torch.Tensor:
+        if cached.get("rows") != rows:  # all tiles of one row of tiles come in a row
+            cached.update(rows=rows, features=prepare(x1[rows]))
+        features_i = cached["features"]
+        if symmetric and rows == cols:
+            return symmetrize(kernel(features_i, features_i), mode)
+        return kernel(features_i, prepare(x2_[cols]))
+
     with no_tf32():
-        for i in range(0, n1, tile):
-            features_i = prepare(x1[i:i + tile])
-            for j in range(0, n2, tile):
-                if symmetric and j < i:
-                    out[i:i + tile, j:j + tile] = transpose(out[j:j + tile, i:i + tile], mode)
-                    continue
-                if symmetric and j == i:
-                    out[i:i + tile, j:j + tile] = symmetrize(kernel(features_i, features_i), mode)
-                    continue
-                out[i:i + tile, j:j + tile] = kernel(features_i, prepare(x2_[j:j + tile]))
-    return out
+        return fill_kernel_tiles(out, block, tile=tile, symmetric=symmetric, mirror=lambda t: transpose(t, mode))

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
+from lib.models.parameters import count_parameters
 from lib.ntk.checks import trainable_parameters
 
 
@@ -28,7 +29,7 @@ class FunctionalModel:
 
     @property
     def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.params.values())
+        return count_parameters(self.params.values())
 
 
 @contextmanager

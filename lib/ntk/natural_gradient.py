@@ -25,23 +25,26 @@ from torch import nn
 from torch.func import vjp
 
 from lib.device import no_tf32
+from lib.models.parameters import count_parameters
 from lib.ntk.checks import check_inputs, check_model
 from lib.ntk.empirical import empirical_ntk
 from lib.ntk.functional import flatten_params, functional_model
 from lib.ntk.predict import kernel_matrix
-from lib.validation import check_all_finite, check_choice, check_finite, check_nonnegative, check_tensor
+from lib.options import Loss
+from lib.validation import check_all_finite, check_finite, check_nonnegative, check_tensor
 
-LOSSES = ("mse", "cross_entropy")
+#: The valid loss strings (alias of :meth:`lib.options.Loss.values`).
+LOSSES: tuple[str, ...] = Loss.values()
 
 
-def output_loss_derivatives(f: torch.Tensor, y: torch.Tensor, loss: str) -> tuple[torch.Tensor, torch.Tensor]:
+def output_loss_derivatives(f: torch.Tensor, y: torch.Tensor, loss: str | Loss) -> tuple[torch.Tensor, torch.Tensor]:
     """Gradient ``[N K]`` and Hessian ``[N K, N K]`` of the loss with respect to the outputs ``f [N, K]``.
 
     ``y`` is ``[N, K]`` targets for ``"mse"`` and ``[N]`` class indices for ``"cross_entropy"``.
     """
     check_tensor("f", f, ndim=2, floating=True)
     check_tensor("y", y)
-    check_choice("loss", loss, LOSSES)
+    loss = Loss.parse(loss)
     n, k = f.shape
     if loss == "mse":
         if not y.is_floating_point():
@@ -81,7 +84,7 @@ class GaussNewtonStep:
     kernel: torch.Tensor
 
 
-def gauss_newton_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss: str = "mse",
+def gauss_newton_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, loss: str | Loss = "mse",
                       learning_rate: float = 1.0, damping: float = 0.0,
                       kernel: torch.Tensor | None = None) -> GaussNewtonStep:
     """``Δθ = −η Jᵀ (H Θ + λ I)⁻¹ g`` at the model's current parameters (module docstring).
@@ -105,7 +108,7 @@ def gauss_newton_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, los
     check_inputs(model, x)
     learning_rate = check_finite("learning_rate", learning_rate, fix="pass a finite step size such as 1.0")
     damping = check_nonnegative("damping", damping, fix="pass a damping λ >= 0 such as 1e-6")
-    check_choice("loss", loss, LOSSES)
+    loss = Loss.parse(loss)
     if loss == "cross_entropy" and damping == 0:
         raise ValueError(
             "gauss_newton_step(loss='cross_entropy', damping=0) solves a singular system: the softmax Hessian "
@@ -157,7 +160,7 @@ def _solve_checked(system: torch.Tensor, rhs: torch.Tensor, damping: float) -> t
 def apply_step(model: nn.Module, direction: torch.Tensor) -> None:
     """Add a flat ``[P]`` step to the model's trainable parameters in place (finite steps only)."""
     params = [p for p in model.parameters() if p.requires_grad]
-    total = sum(p.numel() for p in params)
+    total = count_parameters(params)
     check_tensor("direction", direction, floating=True)
     check_all_finite("direction", direction, fix="the step is unusable; increase damping or lower the learning rate")
     if direction.shape != (total,):

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torch.func import jvp, vjp
 
+from lib.models.parameters import count_parameters
 from lib.ntk.checks import check_inputs, check_model
 from lib.ntk.empirical import empirical_ntk
 from lib.ntk.functional import flatten_params, functional_model, unflatten_params
@@ -88,7 +89,7 @@ def jacobian_difference_norm(model: nn.Module, reference: nn.Module, x: torch.Te
     if start is None:
         v = tuple(torch.randn(t.shape, generator=generator, dtype=t.dtype).to(t.device) for t in theta)
     else:
-        total = sum(t.numel() for t in theta)
+        total = count_parameters(theta)
         if start.shape != (total,):
             raise ValueError(f"start must be a flat [P] = [{total}] vector, got {tuple(start.shape)}.")
         v = tuple(unflatten_params(start.to(theta[0]), fm.params).values())
