@@ -144,8 +144,13 @@ def lib_import_closure(module: str) -> list[Path]:
     return sorted(followed | parents)
 
 
+@functools.lru_cache(maxsize=None)
 def code_version(fn: Callable[..., Any] | None = None) -> str:
     """Hash of the code an experiment depends on (module docstring).
+
+    Computed once per process and function: a process keeps keying results by the code it imported, even
+    if the files are edited while it runs (results computed by old code are never stored under new code's
+    key). ``code_version.cache_clear()`` forgets the memo.
 
     For a function defined in ``lib``: its source plus the sources of its module's ``lib`` import
     closure. For a function defined elsewhere (a test, a notebook): its source plus every ``lib``

@@ -242,11 +242,11 @@ def verdict_of(interval: Interval, *, null: float = 0.0) -> Verdict:
 
 
 def describe(interval: Interval, *, larger: str, smaller: str, same: str, fmt: str = ".3g", unit: str = "",
-             null: float = 0.0, adjusted_p: float | None = None, alpha: float = 0.05) -> str:
+             null: float = 0.0, adjusted_p: float | None = None, alpha: float = 0.05, what: str = "") -> str:
     """The words the text uses for an interval, with the numbers behind them.
 
-    Example: ``describe(diff, larger="higher than", smaller="lower than", same="not distinguishable from")``
-    gives ``"higher than (difference 0.12 [0.05, 0.19], paired t, n = 10)"``.
+    Example: ``describe(diff, larger="higher than", smaller="lower than", same="not distinguishable from",
+    what="the kernel's")`` gives ``"higher than the kernel's (0.12 [0.05, 0.19], paired t, n = 10)"``.
 
     With ``adjusted_p`` (from :func:`holm`, when the text states many verdicts at once) a verdict whose
     interval excludes ``null`` but whose adjusted p-value exceeds ``alpha`` is reported as ``same`` and the
@@ -256,6 +256,7 @@ def describe(interval: Interval, *, larger: str, smaller: str, same: str, fmt: s
     words = {Verdict.LARGER: larger, Verdict.SMALLER: smaller, Verdict.INDISTINGUISHABLE: same}[verdict]
     detail = f"{interval.text(fmt, unit)}, {interval.method}, n = {interval.n}" if interval.method else \
         interval.text(fmt, unit)
+    tail = f" {what}" if what else ""
     if adjusted_p is not None and verdict is not Verdict.INDISTINGUISHABLE and adjusted_p > alpha:
-        return f"{same} ({detail}; not significant after Holm's correction, adjusted p = {adjusted_p:.2g})"
-    return f"{words} ({detail})"
+        return f"{same}{tail} ({detail}; not significant after Holm's correction, adjusted p = {adjusted_p:.2g})"
+    return f"{words}{tail} ({detail})"

@@ -43,14 +43,25 @@ def test_import_closure_follows_static_lazy_and_package_imports(tmp_path, monkey
 def test_editing_unused_code_keeps_results_and_editing_used_code_recomputes(tmp_path, monkeypatch):
     fake = _fake_lib(tmp_path)
     monkeypatch.setattr(cache_module, "_LIB_ROOT", fake)
-    before = code_version(experiment)
+
+    def version():  # a fresh process: the memo is per process
+        code_version.cache_clear()
+        return code_version(experiment)
+
+    before = version()
     (fake / "plotting.py").write_text("def band():\n    return 'restyled'\n")
-    assert code_version(experiment) == before, "editing a plotting function must keep results"
+    assert version() == before, "editing a plotting function must keep results"
     (fake / "lazy.py").write_text("X = 2\n")
-    after_lazy = code_version(experiment)
+    after_lazy = version()
     assert after_lazy != before, "editing a module the experiment imports lazily must recompute"
     (fake / "helper.py").write_text("def f(c):\n    return 2 * c\n")
-    assert code_version(experiment) not in {before, after_lazy}
+    assert version() not in {before, after_lazy}
+    # within one process the key stays that of the code it imported, even after an edit
+    (fake / "helper.py").write_text("def f(c):\n    return 3 * c\n")
+    memo = code_version(experiment)
+    (fake / "helper.py").write_text("def f(c):\n    return 4 * c\n")
+    assert code_version(experiment) == memo
+    code_version.cache_clear()
 
 
 def test_real_chapter_experiment_does_not_depend_on_the_figures():

@@ -147,46 +147,50 @@ def kernel_tuning_configs(sizes: ScalingSizes, task: str, device: torch.device) 
 
 
 def network_evaluation_configs(sizes: ScalingSizes, task: str, device: torch.device,
-                               schedules: dict[str, list[list]]) -> list[dict]:
+                               schedules: dict[str, list[list]], *, first: int = 0) -> list[dict]:
     """The tuned networks on every evaluation draw × seed × recipe (``schedules[recipe]``: ``[n, lr, epochs]``
     rows from :func:`~lib.experiments.scaling_laws.analysis.pick_network_schedules`); order: recipe, draw,
-    seed."""
+    seed. Draws and seeds are ``first, first + 1, …`` (the notebook's ``seed`` parameter)."""
     return [dict(_base(sizes, task, device), split=Split.TEST.value, recipe=recipe.value,
                  schedule=schedules[recipe.value], seed=seed, data_seed=draw)
-            for recipe in Recipe for draw in range(sizes.draws) for seed in range(sizes.seeds)]
+            for recipe in Recipe for draw in range(first, first + sizes.draws)
+            for seed in range(first, first + sizes.seeds)]
 
 
-def kernel_evaluation_configs(sizes: ScalingSizes, task: str, device: torch.device) -> list[dict]:
+def kernel_evaluation_configs(sizes: ScalingSizes, task: str, device: torch.device, *, first: int = 0) -> list[dict]:
     """Kernel regression on every evaluation draw: the empirical NTK for each seed, the infinite NTK once per
     draw (all ridges; the tuned ridge is read off afterwards). Order: empirical (draw, seed), then infinite
     (draw)."""
     base = dict(_base(sizes, task, device), split=Split.TEST.value, ridges=list(sizes.ridges))
+    draws, seeds = range(first, first + sizes.draws), range(first, first + sizes.seeds)
     empirical = [dict(base, kernel=Kernel.EMPIRICAL.value, seed=seed, data_seed=draw)
-                 for draw in range(sizes.draws) for seed in range(sizes.seeds)]
-    infinite = [dict(base, kernel=Kernel.INFINITE.value, seed=0, data_seed=draw) for draw in range(sizes.draws)]
+                 for draw in draws for seed in seeds]
+    infinite = [dict(base, kernel=Kernel.INFINITE.value, seed=first, data_seed=draw) for draw in draws]
     return empirical + infinite
 
 
-def spectrum_configs(sizes: ScalingSizes, task: str, device: torch.device) -> list[dict]:
-    """Spectra of the empirical NTK (seed 0) and the infinite NTK on draw 0's training pool."""
+def spectrum_configs(sizes: ScalingSizes, task: str, device: torch.device, *, first: int = 0) -> list[dict]:
+    """Spectra of the empirical NTK (seed ``first``) and the infinite NTK on draw ``first``'s training pool."""
     return [dict(task=task, points=sizes.spectrum_points, kernel=kernel.value, width=sizes.width,
-                 depth=sizes.depth, seed=0, data_seed=0, device=device.type) for kernel in Kernel]
+                 depth=sizes.depth, seed=first, data_seed=first, device=device.type) for kernel in Kernel]
 
 
-def width_configs(sizes: ScalingSizes, task: str, device: torch.device, *, c: float = 1.0) -> list[dict]:
-    """The width experiment: parametrization × width × seed (order), on draw 0."""
+def width_configs(sizes: ScalingSizes, task: str, device: torch.device, *, c: float = 1.0,
+                  first: int = 0) -> list[dict]:
+    """The width experiment: parametrization × width × seed (order), on draw ``first``."""
     return [dict(task=task, sizes=list(sizes.width_sizes), test=sizes.width_test, width=width,
-                 parametrization=p.value, steps=sizes.width_steps, c=c, seed=seed, data_seed=0, device=device.type)
-            for p in Parametrization for width in sizes.widths for seed in range(sizes.width_seeds)]
+                 parametrization=p.value, steps=sizes.width_steps, c=c, seed=seed, data_seed=first,
+                 device=device.type)
+            for p in Parametrization for width in sizes.widths for seed in range(first, first + sizes.width_seeds)]
 
 
 def evolution_configs(sizes: ScalingSizes, task: str, device: torch.device, *, learning_rate: float, epochs: int,
-                      ridge: float) -> list[dict]:
+                      ridge: float, first: int = 0) -> list[dict]:
     """Kernel evolution of the centred network (tuned ``learning_rate``/``epochs`` at ``n = evolution_train``),
     one per seed on draw 0; the after kernel is evaluated at the sizes ``≥ evolution_train``."""
     after = [n for n in sizes.sizes if n >= sizes.evolution_train]
     return [dict(task=task, train=sizes.evolution_train, test=sizes.evolution_test, width=sizes.width,
                  depth=sizes.depth, learning_rate=learning_rate, epochs=epochs, min_steps=sizes.min_steps,
-                 checkpoints=sizes.evolution_checkpoints, ridge=ridge, seed=seed, data_seed=0,
+                 checkpoints=sizes.evolution_checkpoints, ridge=ridge, seed=seed, data_seed=first,
                  after_sizes=after, block_points=min(100, sizes.evolution_train), device=device.type)
-            for seed in range(sizes.evolution_seeds)]
+            for seed in range(first, first + sizes.evolution_seeds)]
