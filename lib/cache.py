@@ -144,7 +144,7 @@ def lib_import_closure(module: str) -> list[Path]:
     return sorted(followed | parents)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def code_version(fn: Callable[..., Any] | None = None) -> str:
     """Hash of the code an experiment depends on (module docstring).
 
