@@ -162,3 +162,36 @@ def test_sweep_configs_are_disjoint_from_evaluation():
     evaluation += ch5.kernel_evaluation_configs(s, "mnist10", CPU)
     assert all(c["data_seed"] < s.draws and c["split"] == "test" for c in evaluation)
     assert len(ch5.width_configs(s, "mnist10", CPU)) == 3 * len(s.widths) * s.width_seeds
+
+
+def test_chapter_stages_summaries_and_the_notebook_templates(tmp_path):
+    """The chapter's stages at toy sizes, and every say() template of the notebook filled from their summaries."""
+    import dataclasses
+    import json
+    import re
+    from pathlib import Path
+
+    from lib.cache import ResultsCache
+    from lib.experiments.scaling_laws import chapter
+    from lib.notebook import fill
+
+    sizes = dataclasses.replace(
+        ch5.sizes_for("quick"), sizes=(32, 64, 128), test=50, validation=50, width=16, depth=1, draws=2, seeds=2,
+        learning_rates=(1e-3,), epochs=(2,), min_steps=10, ridges=(1e-3,), spectrum_points=520, width_sizes=(32,),
+        widths=(16, 32), width_seeds=2, width_steps=5, width_test=20, evolution_train=64, evolution_test=30,
+        evolution_checkpoints=3, evolution_seeds=2)
+    cache = ResultsCache(tmp_path)
+    tuning = chapter.tune(sizes, "mnist10", CPU, cache)
+    scaling = chapter.data_scaling(sizes, "mnist10", CPU, cache, tuning)
+    spectral = chapter.spectral_prediction(sizes, "mnist10", CPU, cache, tuning, scaling)
+    width = chapter.width_scaling(sizes, "mnist10", CPU, cache)
+    evolution = chapter.kernel_evolution(sizes, "mnist10", CPU, cache, tuning)
+    values = {"sizes": sizes}
+    values.update(chapter.findings_summary(scaling, spectral, width, evolution, sizes))
+    assert spectral.sizes == [32, 64, 128] and width.distance["ntk"].shape == (2, 2)
+    notebook = json.loads((Path(__file__).resolve().parents[1] / "chapters" / "05_scaling_laws.ipynb").read_text())
+    templates = [m.group(1) for c in notebook["cells"] if c["cell_type"] == "code"
+                 for m in re.finditer(r"say\(r'''(.*?)'''", "".join(c["source"]), re.S)]
+    assert len(templates) >= 5
+    for template in templates:
+        assert "What the runs show" in fill(template, values) or template.lstrip().startswith("-")  # no KeyError

@@ -277,7 +277,7 @@ def width_summary(width: WidthScaling) -> dict:
                    "the data do not separate the parametrizations cleanly at these widths")
     else:
         verdict = "No parametrization approaches its linearization measurably over these widths"
-    out.update(width_max=width.widths[-1], n=width.n, verdict=verdict)
+    out.update(width_max=width.widths[-1], width_n=width.n, verdict=verdict)
     return out
 
 
@@ -294,9 +294,23 @@ def evolution_summary(evolution: KernelEvolution, sizes: ScalingSizes) -> dict:
     out.update({f"{k}_start": mean(k, 0) for k in keys})
     shape, scale = 1 - out["cka_to_init_end"], abs(1 - out["scale_to_init_end"])
     out.update(block_start=mean("block_deviation", 0), block_end=mean("block_deviation", 1),
-               n_after=evolution.after_sizes[-1], width=sizes.width, n=sizes.evolution_train,
+               n_after=evolution.after_sizes[-1], width=sizes.width, evolution_n=sizes.evolution_train,
                shape_change=shape, scale_change=scale,
                shape_or_scale="more in scale than in shape" if scale > shape else "more in shape than in scale",
                after=describe(evolution.after_vs_initial[-1], larger="higher", smaller="lower",
                               same="not distinguishable from", what="the initial kernel's", fmt=".3f"))
     return out
+
+
+def findings_summary(scaling: DataScaling, spectral: SpectralPrediction, width: WidthScaling,
+                     evolution: KernelEvolution, sizes: ScalingSizes) -> dict:
+    """Everything the chapter's findings cite: the four experiments' summaries in one dict (distinct keys)."""
+    parts = [data_scaling_summary(scaling, sizes), spectral_summary(spectral, sizes), width_summary(width),
+             evolution_summary(evolution, sizes)]
+    merged: dict = {}
+    for part in parts:
+        clash = set(merged) & set(part)
+        if clash:
+            raise KeyError(f"Summary keys defined twice: {sorted(clash)}.")
+        merged.update(part)
+    return merged
