@@ -90,7 +90,11 @@ def pick_ridges(records: Sequence[Mapping], configs: Sequence[Mapping]) -> tuple
         ridges[kernel] = {}
         for i, n in enumerate(record["sizes"]):
             errors = [record["eval_error"][j][i] for j in range(len(grid))]
-            j = min(range(len(grid)), key=lambda k: (errors[k], grid[k]))
+            valid = [k for k in range(len(grid)) if np.isfinite(errors[k])]
+            if not valid:
+                raise RuntimeError(f"Kernel regression with {kernel} failed at every ridge for n = {n}; "
+                                   "add larger ridges to the grid.")
+            j = min(valid, key=lambda k: (errors[k], grid[k]))
             ridges[kernel][n] = grid[j]
             picks.append(Pick(kernel, n, {"ridge": grid[j]}, errors[j], tuple(_edges(grid[j], grid, "ridge"))))
     return ridges, picks

@@ -90,13 +90,13 @@ class ScalingSizes:
 
 SIZES = {
     "quick": ScalingSizes(task="mnist10", sizes=(64, 128, 256, 512), test=500, validation=500, depth=2, width=128,
-                          draws=2, seeds=2, learning_rates=(1e-3, 3e-3), epochs=(10, 30), min_steps=100,
-                          ridges=(1e-4, 1e-2), spectrum_points=1200, width_sizes=(128,), widths=(64, 256),
+                          draws=2, seeds=2, learning_rates=(3e-4, 1e-3, 3e-3), epochs=(10, 30), min_steps=100,
+                          ridges=(1e-6, 1e-3, 1e-1), spectrum_points=1200, width_sizes=(128,), widths=(64, 256),
                           width_seeds=2, width_steps=100, width_test=200, evolution_train=256, evolution_test=300,
                           evolution_checkpoints=5, evolution_seeds=2),
     "book": ScalingSizes(task="mnist10", sizes=(128, 256, 512, 1024, 2048), test=2000, validation=1000, depth=2,
-                         width=256, draws=5, seeds=3, learning_rates=(3e-4, 1e-3, 3e-3), epochs=(20, 60, 200),
-                         min_steps=200, ridges=(1e-5, 1e-3, 1e-1), spectrum_points=4096, width_sizes=(256,),
+                         width=256, draws=5, seeds=3, learning_rates=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2), epochs=(20, 60),
+                         min_steps=200, ridges=(1e-8, 1e-6, 1e-4, 1e-2), spectrum_points=4096, width_sizes=(256,),
                          widths=(64, 256, 1024), width_seeds=3, width_steps=300, width_test=500,
                          evolution_train=1024, evolution_test=1000, evolution_checkpoints=8, evolution_seeds=3),
     "paper": ScalingSizes(task="mnist10", sizes=tuple(2 ** k for k in range(7, 15)), test=10000, validation=5000,

@@ -26,6 +26,7 @@ Conventions shared by all experiments:
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable
 
@@ -171,8 +172,10 @@ def network_run(config: dict) -> dict:
 
 
 def output_averaged_ntk(model: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """``tr Θ̂(x, x) / K`` as ``[N, N]`` float64 (the scalar kernel used for all outputs)."""
-    return empirical_ntk(model, x, mode="trace", batch_size=2048).to(torch.float64) / model.out_features
+    """``tr Θ̂(x, x) / K`` as ``[N, N]``, computed in float64 on a copy of ``model`` (the scalar kernel used for
+    all outputs; float64 so that small relative ridges see a positive semi-definite matrix)."""
+    copy64 = copy.deepcopy(model).to(torch.float64)
+    return empirical_ntk(copy64, x.to(torch.float64), mode="trace", batch_size=2048) / model.out_features
 
 
 def infinite_ntk(x: torch.Tensor, *, depth: int, width: int, parametrization: str = "standard",
@@ -200,8 +203,13 @@ def _kernel_errors(kernel: torch.Tensor, task: RegressionTask, n_pool: int, y_ev
         rows = {key: [] for key in result}
         for n in sizes:
             k_train = kernel[:n, :n]
-            pred = kernel_regression(k_train, task.y_train[:n], kernel[evaluation, :n], ridge=ridge)
-            fitted = kernel_regression(k_train, task.y_train[:n], k_train, ridge=ridge)
+            try:
+                pred = kernel_regression(k_train, task.y_train[:n], kernel[evaluation, :n], ridge=ridge)
+                fitted = kernel_regression(k_train, task.y_train[:n], k_train, ridge=ridge)
+            except ValueError:  # not positive definite at this ridge: no result, never picked
+                for key in rows:
+                    rows[key].append(float("nan"))
+                continue
             rows["eval_error"].append(_errors(pred, y_eval, l_eval)[0])
             rows["eval_mse"].append(_errors(pred, y_eval, l_eval)[1])
             rows["train_error"].append(_errors(fitted, task.y_train[:n], task.labels_train[:n])[0])
