@@ -9,6 +9,10 @@ All functions take symmetric kernel matrices ``[N, N]`` on the same inputs and w
 * :func:`eigenspace_overlap` — ``‖U₁ᵀU₂‖_F² / k`` for the top-``k`` eigenvectors: 1 when the two kernels
   share their top-``k`` eigenspace, 0 when those spaces are orthogonal.
 * :func:`scale_ratio` — ``‖K₂‖_F / ‖K₁‖_F``: the *scale* change that the shape measures ignore.
+* :func:`scale_and_shape` — the decomposition ``HK₂H = s·HK₁H + R`` with ``R ⟂ HK₁H``: the centred scale
+  ``s`` and the relative shape change ``‖R‖_F / ‖s·HK₁H‖_F``. Both are first order in a small change
+  (``1 − CKA`` is second order: ``1 − CKA ≈ ½ (‖R‖/‖s·HK₁H‖)²``), so ``|log s|`` and the shape change can be
+  compared on one scale.
 
 The kernel distance of Fort et al. (2020), :func:`lib.ntk.compare.kernel_distance`, is
 ``1 − ⟨K₁, K₂⟩_F/(‖K₁‖_F‖K₂‖_F)`` without centring: on inputs whose kernel has a large constant
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["centered_alignment", "target_alignment", "eigenspace_overlap", "scale_ratio"]
+__all__ = ["centered_alignment", "target_alignment", "eigenspace_overlap", "scale_ratio", "scale_and_shape"]
 
 
 def _square(name: str, k: torch.Tensor) -> torch.Tensor:
@@ -75,3 +79,17 @@ def scale_ratio(k1: torch.Tensor, k2: torch.Tensor) -> float:
     """``‖k2‖_F / ‖k1‖_F``."""
     a, b = _pair(k1, k2)
     return float(torch.linalg.norm(b) / torch.linalg.norm(a))
+
+
+def scale_and_shape(k1: torch.Tensor, k2: torch.Tensor) -> tuple[float, float]:
+    """``(s, ‖R‖_F / ‖s·HK₁H‖_F)`` for ``HK₂H = s·HK₁H + R`` with ``⟨R, HK₁H⟩_F = 0`` (module docstring)."""
+    a, b = _pair(k1, k2)
+    a, b = _center(a), _center(b)
+    norm2 = (a * a).sum()
+    if norm2 == 0:
+        raise ValueError("The centred reference kernel is zero (a constant kernel has no shape).")
+    s = float((a * b).sum() / norm2)
+    residual = b - s * a
+    if s == 0:
+        raise ValueError("The second kernel is orthogonal to the first after centring; the scale is undefined.")
+    return s, float(torch.linalg.norm(residual) / (abs(s) * torch.sqrt(norm2)))

@@ -248,10 +248,15 @@ def describe(interval: Interval, *, larger: str, smaller: str, same: str, fmt: s
     Example: ``describe(diff, larger="higher than", smaller="lower than", same="not distinguishable from",
     what="the kernel's")`` gives ``"higher than the kernel's (0.12 [0.05, 0.19], paired t, n = 10)"``.
 
-    With ``adjusted_p`` (from :func:`holm`, when the text states many verdicts at once) a verdict whose
+    With fewer than three repetitions no verdict is given ("not assessed"). With ``adjusted_p`` (from
+    :func:`holm`, when the text states many verdicts at once) a verdict whose
     interval excludes ``null`` but whose adjusted p-value exceeds ``alpha`` is reported as ``same`` and the
     sentence says so.
     """
+    if interval.n < 3:  # two repetitions give no usable interval: no verdict, whatever the numbers
+        tail = f" {what}" if what else ""
+        return (f"not assessed against{tail} (estimate {interval.estimate:{fmt}}{unit}; n = {interval.n} repetitions "
+                "are too few for a verdict)")
     verdict = verdict_of(interval, null=null)
     words = {Verdict.LARGER: larger, Verdict.SMALLER: smaller, Verdict.INDISTINGUISHABLE: same}[verdict]
     detail = f"{interval.text(fmt, unit)}, {interval.method}, n = {interval.n}" if interval.method else \

@@ -63,3 +63,16 @@ def test_scale_ratio_and_bad_inputs():
         centered_alignment(torch.ones(4, 4), torch.eye(4))
     with pytest.raises(ValueError, match="k must be"):
         eigenspace_overlap(torch.eye(4), torch.eye(4), 4)
+
+
+def test_scale_and_shape_decomposition():
+    from lib.kernel_alignment import scale_and_shape
+
+    k = _random_kernel(seed=3)
+    s, shape = scale_and_shape(k, 2.5 * k + 1.0)
+    assert s == pytest.approx(2.5) and shape == pytest.approx(0.0, abs=1e-12)
+    # a small orthogonal perturbation: the shape change is first order, 1 - CKA second order
+    other = _random_kernel(seed=4)
+    for eps in (1e-2, 1e-3):
+        s, shape = scale_and_shape(k, k + eps * other)
+        assert 1 - centered_alignment(k, k + eps * other) == pytest.approx(0.5 * shape ** 2, rel=0.05)

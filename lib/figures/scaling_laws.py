@@ -80,12 +80,13 @@ def exponent_summary(by_metric: Mapping[str, Mapping[str, ExponentFit]],
 
 
 def spectra(named: Mapping[str, Spectrum], sizes: Sequence[int], predicted: Mapping[str, np.ndarray],
-            measured: Mapping[str, np.ndarray]) -> plt.Figure:
-    """Eigenvalues, target power beyond mode k, and predicted vs measured test MSE of kernel regression.
+            control: Mapping[str, np.ndarray], measured: Mapping[str, np.ndarray]) -> plt.Figure:
+    """Eigenvalues, target power beyond mode k, and predicted vs measured MSE of kernel regression.
 
     Args:
         named: ``{learner name: Spectrum}``.
-        predicted: ``{learner name: [len(sizes)]}`` predicted MSE; measured: ``{learner name: [D, len(sizes)]}``.
+        predicted: ``{name: [X]}`` predicted MSE; control: ``{name: [X, repeats]}`` MSE with training sets drawn
+            from the spectrum's own pool; measured: ``{name: [D, X]}`` test MSE on fresh data.
     """
     fig, axes = panels(3)
     for name, spectrum in named.items():
@@ -96,7 +97,9 @@ def spectra(named: Mapping[str, Spectrum], sizes: Sequence[int], predicted: Mapp
         tail = spectrum.tail()[1:-1]
         axes[1].plot(k[:-1][tail > 0], tail[tail > 0], color=color, label=label)
         axes[2].plot(sizes, predicted[name], color=color, linestyle="--", label=f"{label}: predicted")
-        band(axes[2], sizes, measured[name], color=color, label=f"{label}: measured", linestyle="none")
+        axes[2].plot(sizes, np.asarray(control[name]).mean(axis=1), color=color, marker="x", linestyle="none",
+                     label=f"{label}: pool control")
+        band(axes[2], sizes, measured[name], color=color, label=f"{label}: measured on fresh data", linestyle="none")
     for ax, (xlabel, ylabel, title) in zip(axes, [("mode k", "eigenvalue η_k", "kernel eigenvalues"),
                                                   ("mode k", "target power beyond mode k, T(k)",
                                                    "where the target lives"),
@@ -134,20 +137,22 @@ def width_scaling(widths: Sequence[int], distance: Mapping[str, np.ndarray], err
 
 
 def kernel_evolution(records: Sequence[Mapping]) -> plt.Figure:
-    """Shape (CKA, eigenspace overlap, target alignment), scale and distance, and test errors along training."""
+    """Shape (first-order shape change, eigenspace overlap, target alignment), scale and Fort et al.'s distances,
+    and test errors along training."""
     steps = np.maximum(np.asarray(records[0]["steps"], dtype=float), 0.5)
     fig, axes = panels(3)
 
     def rows(key: str) -> np.ndarray:
         return np.array([r[key] for r in records], dtype=float)
 
-    band(axes[0], steps, rows("cka_to_init"), label="CKA to initial kernel", color=PALETTE[0])
+    band(axes[0], steps, rows("shape_change"), label="shape change ‖R‖/‖s·HΘ₀H‖", color=PALETTE[0])
     band(axes[0], steps, rows("overlap_to_init"), label="top-K eigenspace overlap with initial", color=PALETTE[1])
     band(axes[0], steps, rows("target_alignment"), label="kernel–target alignment", color=PALETTE[2])
-    axes[0].set(ylabel="alignment / overlap", title="shape")
-    band(axes[1], steps, rows("scale_to_init"), label="‖Θ_t‖ / ‖Θ₀‖", color=PALETTE[3])
+    axes[0].set(ylabel="relative change / overlap / alignment", title="shape")
+    band(axes[1], steps, rows("centred_scale"), label="centred scale s", color=PALETTE[3])
     band(axes[1], steps, rows("fort_to_init"), label="Fort distance to initial", color=PALETTE[4])
-    axes[1].set(ylabel="ratio / distance", title="scale and Fort et al.'s distance")
+    band(axes[1], steps, rows("fort_to_final"), label="Fort distance to final", color=PALETTE[5])
+    axes[1].set(ylabel="scale / distance", title="scale and Fort et al.'s distances")
     band(axes[2], steps, 100 * rows("kernel_error"), label="kernel regression with Θ_t", color=PALETTE[0])
     band(axes[2], steps, 100 * rows("network_error"), label="centred network", color="black", marker="x")
     axes[2].set(ylabel="test error (%)", title="test error")

@@ -14,11 +14,11 @@ import numpy as np
 
 from lib.experiments.scaling_laws.configs import Kernel, Recipe
 from lib.records import stack
-from lib.scaling import ExponentFit, power_law_exponent
-from lib.stats import Interval, bootstrap_rows, holm, paired_difference
+from lib.scaling import ExponentFit
+from lib.stats import Interval, holm, mean_interval, paired_difference
 
 __all__ = ["Pick", "pick_network_schedules", "pick_ridges", "LearnerRuns", "learner_runs", "exponents",
-           "fit_range_sensitivity", "paired_by_draw", "picks_table", "exponent_difference"]
+           "fit_range_sensitivity", "paired_by_draw", "picks_table", "exponent_difference", "exponent_fit"]
 
 
 @dataclass(frozen=True)
@@ -44,15 +44,16 @@ def _edges(value: float, grid: Sequence[float], name: str) -> list[str]:
 
 
 def pick_network_schedules(records: Sequence[Mapping], configs: Sequence[Mapping]) -> tuple[dict, list[Pick]]:
-    """Per recipe and size, the (learning rate, epochs) with the lowest validation error.
+    """Per recipe and size, the (learning rate, step count) with the lowest validation error (early stopping).
 
     Args:
-        records, configs: the tuning sweep (:func:`~lib.experiments.scaling_laws.configs.network_tuning_configs`).
+        records, configs: the tuning sweep (:func:`~lib.experiments.scaling_laws.configs.network_tuning_configs`):
+            one run per recipe and learning rate, with the validation error at every checkpoint step.
 
     Returns:
-        ``(schedules, picks)``: ``schedules[recipe]`` is a list of ``[n, lr, epochs]`` for
+        ``(schedules, picks)``: ``schedules[recipe]`` is a list of ``[n, lr, steps]`` for
         :func:`~lib.experiments.scaling_laws.configs.network_evaluation_configs`; ``picks`` one :class:`Pick` per
-        recipe and size. Ties go to fewer epochs, then the smaller learning rate; diverged runs are never picked.
+        recipe and size. Ties go to fewer steps, then the smaller learning rate; diverged runs are never picked.
     """
     schedules: dict[str, list[list]] = {}
     picks: list[Pick] = []
@@ -61,19 +62,19 @@ def pick_network_schedules(records: Sequence[Mapping], configs: Sequence[Mapping
         if not rows:
             continue
         lrs = sorted({c["schedule"][0][1] for c, _ in rows})
-        epochs = sorted({c["schedule"][0][2] for c, _ in rows})
+        steps = rows[0][1]["checkpoints"]
         sizes = rows[0][1]["sizes"]
         schedules[recipe.value] = []
         for i, n in enumerate(sizes):
-            candidates = [(r["eval_error"][i], c["schedule"][i][2], c["schedule"][i][1])
-                          for c, r in rows if not r["diverged"][i] and np.isfinite(r["eval_error"][i])]
+            candidates = [(r["checkpoint_error"][i][j], step, c["schedule"][i][1]) for c, r in rows
+                          for j, step in enumerate(steps) if np.isfinite(r["checkpoint_error"][i][j])]
             if not candidates:
                 raise RuntimeError(f"Every tuning run of the {recipe.value} network diverged at n = {n}; "
                                    "lower the learning-rate grid.")
-            error, ep, lr = min(candidates)
-            schedules[recipe.value].append([n, lr, ep])
-            edges = tuple(_edges(lr, lrs, "learning rate") + _edges(ep, epochs, "epochs"))
-            picks.append(Pick(f"network ({recipe.value})", n, {"learning rate": lr, "epochs": ep}, error, edges))
+            error, step, lr = min(candidates)
+            schedules[recipe.value].append([n, lr, step])
+            edges = tuple(_edges(lr, lrs, "learning rate") + _edges(step, steps, "steps"))
+            picks.append(Pick(f"network ({recipe.value})", n, {"learning rate": lr, "steps": step}, error, edges))
     return schedules, picks
 
 
@@ -152,30 +153,51 @@ def learner_runs(network_records: Sequence[Mapping], network_configs: Sequence[M
     return out
 
 
-def exponents(x: Sequence[float], learners: Mapping[str, LearnerRuns], *, metric: str = "test_error",
-              resamples: int = 2000, seed: int = 0) -> dict[str, ExponentFit]:
-    """Data-scaling exponent of each learner over all sizes, bootstrapped over draws and seeds."""
-    return {name: power_law_exponent(x, getattr(runs, metric), groups=runs.groups if len(set(runs.groups)) > 1
-                                     else None, resamples=resamples, seed=seed)
-            for name, runs in learners.items()}
+def _draw_fits(x: Sequence[float], runs: LearnerRuns, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per data draw: slope and intercept of the power law fitted to the seed-averaged curve."""
+    curves = runs.by_draw(metric)
+    if np.any(curves <= 0):
+        raise ValueError(f"{runs.label}: a zero mean {metric} at some size; a power law needs positive errors.")
+    lx = np.log(np.asarray(x, dtype=float))
+    fits = np.array([np.polyfit(lx, np.log(c), 1) for c in curves])
+    return fits[:, 0], fits[:, 1]
 
 
-def fit_range_sensitivity(x: Sequence[float], runs: LearnerRuns, *, metric: str = "test_error",
-                          resamples: int = 1000, seed: int = 0) -> dict[str, ExponentFit]:
+def exponent_fit(x: Sequence[float], runs: LearnerRuns, *, metric: str = "test_error",
+                 confidence: float = 0.95) -> ExponentFit:
+    """A learner's exponent: one fit per data draw (seeds averaged within it), Student t-interval over draws
+    (``D − 1`` degrees of freedom). The draw is the independent unit, so the interval covers data-draw and seed
+    variation; a percentile bootstrap over as few as five draws would under-cover."""
+    from lib.scaling import PowerLawFit
+
+    slopes, intercepts = _draw_fits(x, runs, metric)
+    interval = mean_interval(-slopes, confidence=confidence)
+    fit = PowerLawFit(float(slopes.mean()), float(intercepts.mean()))
+    return ExponentFit(fit, interval.low, interval.high, confidence, len(slopes),
+                       f"t-interval over {len(slopes)} data draws")
+
+
+def exponents(x: Sequence[float], learners: Mapping[str, LearnerRuns], *, metric: str = "test_error"
+              ) -> dict[str, ExponentFit]:
+    """:func:`exponent_fit` of every learner over all sizes."""
+    return {name: exponent_fit(x, runs, metric=metric) for name, runs in learners.items()}
+
+
+def fit_range_sensitivity(x: Sequence[float], runs: LearnerRuns, *, metric: str = "test_error"
+                          ) -> dict[str, ExponentFit]:
     """The exponent fitted over sub-ranges of sizes: all, without the smallest, without the largest, the
-    lower and the upper half (each with at least three sizes where possible)."""
+    lower and the upper part (at least three sizes each where possible)."""
     x = np.asarray(x)
     k = len(x)
-    half = max(3, (k + 1) // 2)
+    part = max(3, (k + 1) // 2)
     windows = {"all sizes": slice(0, k), "without the smallest": slice(1, k), "without the largest": slice(0, k - 1),
-               "smaller sizes": slice(0, half), "larger sizes": slice(k - half, k)}
-    values = getattr(runs, metric)
-    groups = runs.groups if len(set(runs.groups)) > 1 else None
+               "smaller sizes": slice(0, part), "larger sizes": slice(k - part, k)}
     out = {}
     for name, window in windows.items():
         if len(x[window]) >= 2:
-            out[f"{name} (n = {x[window][0]}–{x[window][-1]})"] = power_law_exponent(
-                x[window], values[:, window], groups=groups, resamples=resamples, seed=seed)
+            sub = LearnerRuns(runs.label, runs.test_error[:, window], runs.test_mse[:, window],
+                              runs.train_error[:, window], runs.groups)
+            out[f"{name} (n = {x[window][0]}–{x[window][-1]})"] = exponent_fit(x[window], sub, metric=metric)
     return out
 
 
@@ -191,24 +213,13 @@ def paired_by_draw(a: LearnerRuns, b: LearnerRuns, *, metric: str = "test_error"
 
 
 def exponent_difference(x: Sequence[float], a: LearnerRuns, b: LearnerRuns, *, metric: str = "test_error",
-                        confidence: float = 0.95, resamples: int = 4000, seed: int = 0) -> Interval:
-    """``α_a − α_b`` with a paired percentile bootstrap over data draws (seeds averaged within a draw; the
-    same resampled draws for both learners, so draw-to-draw variation common to both cancels)."""
-    da, db = a.by_draw(metric), b.by_draw(metric)
-    if da.shape != db.shape:
-        raise ValueError(f"The two learners ran on different draws or sizes: {da.shape} vs {db.shape}.")
-    lx = np.log(np.asarray(x, dtype=float))
-    lx = lx - lx.mean()
-
-    def slopes(values: np.ndarray) -> np.ndarray:  # [..., X] mean curves -> fitted slopes
-        logs = np.log(values)
-        return (logs - logs.mean(axis=-1, keepdims=True)) @ lx / (lx @ lx)
-
-    index = bootstrap_rows(da.shape[0], resamples=resamples, seed=seed)
-    diffs = -slopes(da[index].mean(axis=1)) + slopes(db[index].mean(axis=1))
-    diffs = diffs[np.isfinite(diffs)]
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(diffs, [tail, 1 - tail])
-    estimate = float(-slopes(da.mean(axis=0)) + slopes(db.mean(axis=0)))
-    p = float(min(1.0, 2 * min((diffs <= 0).mean(), (diffs >= 0).mean())))
-    return Interval(estimate, float(low), float(high), confidence, da.shape[0], p, "paired bootstrap over draws")
+                        confidence: float = 0.95) -> Interval:
+    """``α_a − α_b``: per data draw, both exponents fitted on the seed-averaged curves; a paired t-interval over
+    the draws (``D − 1`` degrees of freedom) — the draws are shared, so variation common to both cancels."""
+    slopes_a, _ = _draw_fits(x, a, metric)
+    slopes_b, _ = _draw_fits(x, b, metric)
+    if slopes_a.shape != slopes_b.shape:
+        raise ValueError(f"The two learners ran on different draws: {len(slopes_a)} vs {len(slopes_b)}.")
+    result = paired_difference(-slopes_a, -slopes_b, confidence=confidence)
+    return Interval(result.estimate, result.low, result.high, confidence, result.n, result.p_value,
+                    "paired t over data draws")

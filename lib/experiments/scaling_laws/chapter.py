@@ -17,8 +17,8 @@ from lib.experiments.scaling_laws import analysis, configs, runs
 from lib.experiments.scaling_laws.configs import Kernel, Parametrization, Recipe, ScalingSizes
 from lib.learning_curves import Spectrum, predicted_error, tail_power_exponent
 from lib.records import stack
-from lib.scaling import ExponentFit, power_law_exponent
-from lib.stats import Interval, Verdict, describe, trend
+from lib.scaling import ExponentFit
+from lib.stats import Interval, Verdict, describe, holm, mean_interval
 
 __all__ = ["Tuning", "tune", "DataScaling", "data_scaling", "SpectralPrediction", "spectral_prediction",
            "WidthScaling", "width_scaling", "KernelEvolution", "kernel_evolution"]
@@ -55,7 +55,7 @@ class DataScaling:
     centred_vs_infinite: list  # per size: (Interval of centred − infinite error, Holm-adjusted p)
     centred_vs_empirical: list
     uncentred_vs_centred: list
-    exponent_gaps: dict      # "a − b" -> Interval of the exponent difference (paired bootstrap over draws)
+    exponent_gaps: dict      # "a − b" -> (Interval of the exponent difference, paired t over draws; Holm p)
     diverged: int
 
 
@@ -73,9 +73,11 @@ def data_scaling(sizes: ScalingSizes, task: str, device: torch.device, cache: Re
     sensitivity = {name: analysis.fit_range_sensitivity(x, runs_) for name, runs_ in learners.items()}
     centred = learners[f"network ({Recipe.CENTRED.value})"]
     uncentred = learners[f"network ({Recipe.UNCENTRED.value})"]
-    gaps = {"centred − infinite": analysis.exponent_difference(x, centred, learners[Kernel.INFINITE.value]),
-            "centred − empirical": analysis.exponent_difference(x, centred, learners[Kernel.EMPIRICAL.value]),
-            "uncentred − centred": analysis.exponent_difference(x, uncentred, centred)}
+    raw = {"centred − infinite": analysis.exponent_difference(x, centred, learners[Kernel.INFINITE.value]),
+           "centred − empirical": analysis.exponent_difference(x, centred, learners[Kernel.EMPIRICAL.value]),
+           "uncentred − centred": analysis.exponent_difference(x, uncentred, centred)}
+    adjusted = holm([iv.p_value for iv in raw.values()])  # three exponent verdicts stated together
+    gaps = {name: (iv, float(p)) for (name, iv), p in zip(raw.items(), adjusted)}
     return DataScaling(
         x, learners, by_metric, sensitivity,
         analysis.paired_by_draw(centred, learners[Kernel.INFINITE.value]),
@@ -86,49 +88,61 @@ def data_scaling(sizes: ScalingSizes, task: str, device: torch.device, cache: Re
 
 @dataclass(frozen=True)
 class SpectralPrediction:
-    """Spectra of both kernels, the predicted learning curves and exponents, and the measured ones."""
+    """Spectra of both kernels, the predicted learning curves, the pool control and the measured test errors."""
 
     sizes: list              # the sizes compared (n <= M/4)
     spectra: dict            # kernel -> Spectrum
-    predicted: dict          # kernel -> [X] predicted test MSE at the tuned ridge
+    predicted: dict          # kernel -> [X] predicted MSE at the tuned ridge
+    control: dict            # kernel -> [X, repeats] MSE of KRR trained on pool subsets, tested on the rest of the pool
     measured: dict           # kernel -> [D, X] measured test MSE
-    tail_exponents: dict     # kernel -> β from T(k) over the fitted range
-    predicted_exponents: dict  # kernel -> slope fit of the predicted curve
-    measured_exponents: dict   # kernel -> ExponentFit of the measured MSE
-    mean_ratio: dict         # kernel -> mean predicted / measured MSE over sizes
+    tail_exponents: dict     # kernel -> β, the decay of T(k) over the fitted range
+    eigen_exponents: dict    # kernel -> b, the decay of η_k over the same range
+    predicted_exponents: dict  # kernel -> exponent of the predicted curve
+    control_exponents: dict    # kernel -> exponent of the pool control
+    measured_exponents: dict   # kernel -> ExponentFit of the measured test MSE
+    control_ratio: dict      # kernel -> mean predicted / pool-control MSE
+    test_ratio: dict         # kernel -> mean predicted / measured test MSE
 
 
 def spectral_prediction(sizes: ScalingSizes, task: str, device: torch.device, cache: ResultsCache,
                         tuning: Tuning, scaling: DataScaling, *, first: int = 0) -> SpectralPrediction:
     """Predict each kernel's MSE learning curve from its spectrum on ``M = spectrum_points`` pool samples.
 
-    The pool stands in for the input distribution, which is fair only while ``n ≪ M``: predictions, the
-    tail exponent and the measured exponent are compared over the sizes ``n ≤ M/4``.
+    Two comparisons: with the **pool control** (training sets drawn from the pool, tested on the rest of it —
+    the distribution the equations are given), which checks the equations; and with the measured test errors
+    on fresh data, which adds the error of estimating a distribution's spectrum from ``M`` samples (the
+    pool's own spectrum puts all target power into ``M`` modes, which steepens ``T(k)`` near ``M``). Sizes
+    ``n ≤ M/4``.
     """
-    spec_configs = configs.spectrum_configs(sizes, task, device, first=first)
+    spec_configs = configs.spectrum_configs(sizes, task, device, tuning.ridges, first=first)
     records = cache.sweep(runs.spectrum_run, spec_configs, desc="spectra")
     columns = [i for i, n in enumerate(sizes.sizes) if 4 * n <= sizes.spectrum_points]
     if len(columns) < 2:
         raise ValueError(f"spectrum_points = {sizes.spectrum_points} leaves fewer than two sizes n <= M/4.")
     x = [sizes.sizes[i] for i in columns]
-    out: dict[str, dict] = {k: {} for k in ("spectra", "predicted", "measured", "tail", "pred_exp", "meas_exp",
-                                           "ratio")}
+    out: dict[str, dict] = {k: {} for k in SpectralPrediction.__dataclass_fields__ if k != "sizes"}
     for config, record in zip(spec_configs, records):
         name = config["kernel"]
         spectrum = Spectrum(np.asarray(record["eigenvalues"]), np.asarray(record["power"]), record["ridge_scale"])
         predicted = np.array([predicted_error(spectrum, [n], ridge=tuning.ridges[name][n])[0] for n in x])
         learner = scaling.learners[name]
         measured = learner.by_draw("test_mse")[:, columns]
+        control = np.asarray(record["control_mse"])
+        k = np.arange(min(x), max(x) + 1)
         out["spectra"][name] = spectrum
         out["predicted"][name] = predicted
+        out["control"][name] = control
         out["measured"][name] = measured
-        out["tail"][name] = -tail_power_exponent(spectrum, min(x), max(x)).slope
-        out["pred_exp"][name] = -float(np.polyfit(np.log(x), np.log(predicted), 1)[0])
-        out["meas_exp"][name] = power_law_exponent(x, learner.test_mse[:, columns], groups=learner.groups
-                                                   if len(set(learner.groups)) > 1 else None)
-        out["ratio"][name] = float(np.mean(predicted / measured.mean(axis=0)))
-    return SpectralPrediction(x, out["spectra"], out["predicted"], out["measured"], out["tail"], out["pred_exp"],
-                              out["meas_exp"], out["ratio"])
+        out["tail_exponents"][name] = -tail_power_exponent(spectrum, min(x), max(x)).slope
+        out["eigen_exponents"][name] = -float(np.polyfit(np.log(k), np.log(spectrum.eigenvalues[k - 1]), 1)[0])
+        out["predicted_exponents"][name] = -float(np.polyfit(np.log(x), np.log(predicted), 1)[0])
+        out["control_exponents"][name] = -float(np.polyfit(np.log(x), np.log(control.mean(axis=1)), 1)[0])
+        sub = analysis.LearnerRuns(name, learner.test_error[:, columns], learner.test_mse[:, columns],
+                                   learner.train_error[:, columns], learner.groups)
+        out["measured_exponents"][name] = analysis.exponent_fit(x, sub, metric="test_mse")
+        out["control_ratio"][name] = float(np.mean(predicted / control.mean(axis=1)))
+        out["test_ratio"][name] = float(np.mean(predicted / measured.mean(axis=0)))
+    return SpectralPrediction(x, **out)
 
 
 @dataclass(frozen=True)
@@ -142,7 +156,7 @@ class WidthScaling:
     error: dict
     infinite_error: dict
     linearized_error: dict
-    slopes: dict             # parametrization -> Interval of d log10(distance) / d log10(width)
+    slopes: dict             # parametrization -> Interval of d log10(distance) / d log10(width), t over seeds
     learning_rates: dict     # parametrization -> [W] mean learning rate used
 
 
@@ -161,7 +175,9 @@ def width_scaling(sizes: ScalingSizes, task: str, device: torch.device, cache: R
             # [W * S, X] -> [S, W] at the largest size
             values = stack([r for _, r in rows], key)[:, -1]
             fields[key][p.value] = values.reshape(len(widths), sizes.width_seeds).T
-        slopes[p.value] = trend(widths, np.log10(fields["distance_to_linearized"][p.value]), resamples=2000)
+        per_seed = [np.polyfit(np.log10(widths), np.log10(row), 1)[0]
+                    for row in fields["distance_to_linearized"][p.value]]
+        slopes[p.value] = mean_interval(per_seed)
     return WidthScaling(widths, max(sizes.width_sizes), fields["distance_to_linearized"],
                         fields["distance_to_infinite"], fields["error"], fields["infinite_error"],
                         fields["linearized_error"], slopes,
@@ -173,27 +189,35 @@ class KernelEvolution:
     """Kernel-evolution records (one per seed) and the after-kernel comparison."""
 
     records: list
-    after_vs_initial: list   # per after-size: Interval of after − initial test error over seeds
     after_sizes: list
+    after_level: tuple       # (Interval of after − initial test error at the largest n over seeds, Holm p)
+    after_exponent: Interval  # α_after − α_initial, paired t over seeds
     learning_rate: float
-    epochs: int
+    steps: int
+    half_fraction: float     # fraction of training after which Fort's distance to the final kernel has halved
 
 
 def kernel_evolution(sizes: ScalingSizes, task: str, device: torch.device, cache: ResultsCache,
                      tuning: Tuning, *, first: int = 0) -> KernelEvolution:
-    """The centred network at ``n = evolution_train`` with its tuned schedule, kernels at checkpoints."""
+    """The centred network at ``n = evolution_train`` with its tuned schedule, kernels at checkpoints, and its
+    after kernel used for kernel regression at every size (fresh training sets, tuned ridges)."""
     n = sizes.evolution_train
-    _, lr, epochs = next(row for row in tuning.schedules[Recipe.CENTRED.value] if row[0] == n)
-    ridge = tuning.ridges[Kernel.EMPIRICAL.value][n]
-    evo_configs = configs.evolution_configs(sizes, task, device, learning_rate=lr, epochs=epochs, ridge=ridge,
-                                            first=first)
+    _, lr, steps = next(row for row in tuning.schedules[Recipe.CENTRED.value] if row[0] == n)
+    evo_configs = configs.evolution_configs(sizes, task, device, learning_rate=lr, steps=steps,
+                                            ridges=tuning.ridges[Kernel.EMPIRICAL.value], first=first)
     records = cache.sweep(runs.evolution_run, evo_configs, desc="kernel evolution")
-    after = stack(records, "after_error")
-    initial = stack(records, "initial_error")
-    from lib.stats import paired_difference
-
-    comparisons = [paired_difference(after[:, i], initial[:, i]) for i in range(after.shape[1])]
-    return KernelEvolution(records, comparisons, list(records[0]["after_sizes"]), lr, epochs)
+    after, initial = stack(records, "after_error"), stack(records, "initial_error")
+    seeds = np.arange(len(records))
+    zeros = np.zeros_like(after)
+    after_runs = analysis.LearnerRuns("after kernel", after, zeros, zeros, seeds)
+    initial_runs = analysis.LearnerRuns("initial kernel", initial, zeros, zeros, seeds)
+    x = list(records[0]["after_sizes"])
+    level = analysis.paired_by_draw(after_runs, initial_runs)[-1]
+    gap = analysis.exponent_difference(x, after_runs, initial_runs)
+    to_final = stack(records, "fort_to_final").mean(axis=0)
+    marks = np.asarray(records[0]["steps"], dtype=float)
+    half = float(marks[np.argmax(to_final <= to_final[0] / 2)] / marks[-1])
+    return KernelEvolution(records, x, level, gap, lr, steps, half)
 
 
 def exponent_table(by_metric: Mapping[str, Mapping[str, ExponentFit]]) -> str:
@@ -216,26 +240,38 @@ def data_scaling_summary(scaling: DataScaling, sizes: ScalingSizes) -> dict:
     learners = scaling.learners
     at = {name: 100 * runs.by_draw().mean(axis=0) for name, runs in learners.items()}
     (last, p_last), (first, p_first) = scaling.centred_vs_infinite[-1], scaling.centred_vs_infinite[0]
+    (last_e, p_last_e) = scaling.centred_vs_empirical[-1]
     f0, p_f0 = scaling.uncentred_vs_centred[-1]
     e = scaling.exponents["0/1 error"]
     gaps = scaling.exponent_gaps
     centred = scaling.sensitivity[f"network ({Recipe.CENTRED.value})"]
     spread = max(f.exponent for f in centred.values()) - min(f.exponent for f in centred.values())
     width = float(np.mean([f.high - f.low for f in centred.values()]))
+    lower_everywhere = all(iv.high < 0 and p <= 0.05 for iv, p in scaling.centred_vs_infinite)
+    higher_everywhere = all(iv.low > 0 and p <= 0.05 for iv, p in scaling.centred_vs_infinite)
+    level = ("lower than the infinite NTK's at every size" if lower_everywhere else
+             "higher than the infinite NTK's at every size" if higher_everywhere else
+             "not lower than the infinite NTK's at every size")
+
+    def gap(name: str, **words: str) -> str:
+        interval, p = gaps[name]
+        return describe(interval, adjusted_p=p, **{"fmt": ".3f", **words})
+
     return dict(
-        n_max=scaling.sizes[-1], n_min=scaling.sizes[0], k=len(scaling.sizes),
+        n_max=scaling.sizes[-1], n_min=scaling.sizes[0], k=len(scaling.sizes), draws_n=sizes.draws,
         draws=f"{sizes.draws} data draws × {sizes.seeds} seeds",
         err_u=at["network (uncentred)"][-1], err_c=at["network (centred)"][-1], err_e=at["empirical_ntk"][-1],
-        err_i=at["infinite_ntk"][-1],
+        err_i=at["infinite_ntk"][-1], level=level,
         vs_inf=describe(last, adjusted_p=p_last, what="the infinite NTK's", **_WORDS),
         vs_inf_small=describe(first, adjusted_p=p_first, what="the infinite NTK's", **_WORDS),
+        vs_emp=describe(last_e, adjusted_p=p_last_e, what="the empirical NTK's", **_WORDS),
         f0_words=describe(f0, adjusted_p=p_f0, what="the centred network's", **_WORDS), f0_points=100 * f0.estimate,
         a_u=e["network (uncentred)"].text(), a_c=e["network (centred)"].text(), a_e=e["empirical_ntk"].text(),
-        a_i=e["infinite_ntk"].text(), gap_ci=describe(gaps["centred − infinite"], **_GAP),
-        gap_ce=describe(gaps["centred − empirical"], **_GAP),
-        gap_uc=describe(gaps["uncentred − centred"], **_GAP), gap_uc_value=gaps["uncentred − centred"].estimate,
-        exponent_verdict=describe(gaps["centred − infinite"], larger="larger than", smaller="smaller than",
-                                  same="not distinguishable from", what="the infinite-width NTK's", fmt=".3f"),
+        a_i=e["infinite_ntk"].text(), gap_ci=gap("centred − infinite", **_GAP),
+        gap_ce=gap("centred − empirical", **_GAP), gap_uc=gap("uncentred − centred", **_GAP),
+        gap_uc_value=gaps["uncentred − centred"][0].estimate,
+        exponent_verdict=gap("centred − infinite", larger="larger than", smaller="smaller than",
+                             same="not distinguishable from", what="the infinite-width NTK's"),
         range_words=(f"moves by {spread:.2f} between sub-ranges of n, more than the typical width of its interval "
                      f"({width:.2f}), so we do not extrapolate it" if spread > width else
                      f"moves by {spread:.2f} between sub-ranges of n, less than the typical width of its interval "
@@ -245,18 +281,19 @@ def data_scaling_summary(scaling: DataScaling, sizes: ScalingSizes) -> dict:
 
 
 def spectral_summary(spectral: SpectralPrediction, sizes: ScalingSizes) -> dict:
-    """Numbers of Experiment 2, and whether the prediction gets the kernels' order right at every size."""
-    e, i = Kernel.EMPIRICAL.value, Kernel.INFINITE.value
-    predicted_order = np.sign(spectral.predicted[e] - spectral.predicted[i])
-    measured_order = np.sign(spectral.measured[e].mean(axis=0) - spectral.measured[i].mean(axis=0))
-    agree = int((predicted_order == measured_order).sum())
-    return dict(n0=spectral.sizes[0], n1=spectral.sizes[-1], m=sizes.spectrum_points,
-                beta_e=spectral.tail_exponents[e], beta_i=spectral.tail_exponents[i],
-                pred_e=spectral.predicted_exponents[e], pred_i=spectral.predicted_exponents[i],
-                meas_e=spectral.measured_exponents[e].text(), meas_i=spectral.measured_exponents[i].text(),
-                ratio_e=spectral.mean_ratio[e], ratio_i=spectral.mean_ratio[i],
-                ratio_lo=min(spectral.mean_ratio.values()), ratio_hi=max(spectral.mean_ratio.values()),
-                order_words=(f"orders the two kernels as measured at {agree} of {len(spectral.sizes)} sizes"))
+    """Numbers of Experiment 2 (``_e``: empirical NTK, ``_i``: infinite NTK)."""
+    out = dict(n0=spectral.sizes[0], n1=spectral.sizes[-1], m=sizes.spectrum_points)
+    for key, name in (("e", Kernel.EMPIRICAL.value), ("i", Kernel.INFINITE.value)):
+        beta, b = spectral.tail_exponents[name], spectral.eigen_exponents[name]
+        out.update({f"beta_{key}": beta, f"b_{key}": b, f"pred_{key}": spectral.predicted_exponents[name],
+                    f"control_{key}": spectral.control_exponents[name],
+                    f"meas_{key}": spectral.measured_exponents[name].text(),
+                    f"ratio_control_{key}": spectral.control_ratio[name],
+                    f"ratio_test_{key}": spectral.test_ratio[name],
+                    f"regime_{key}": "β < 2b" if beta < 2 * b else "β ≥ 2b (the exponent is capped)"})
+    ratios = list(spectral.control_ratio.values())
+    out.update(control_lo=min(ratios), control_hi=max(ratios))
+    return out
 
 
 def width_summary(width: WidthScaling) -> dict:
@@ -264,8 +301,10 @@ def width_summary(width: WidthScaling) -> dict:
     words = dict(larger="rises", smaller="falls", same="does not change measurably", fmt=".2f")
     out = {f"slope_{p}": describe(width.slopes[p], **words) for p in width.slopes}
     out.update({f"dist_{p}": float(width.distance[p].mean(axis=0)[-1]) for p in width.distance})
+    out.update({f"dist_inf_{p}": float(width.distance_to_infinite[p].mean(axis=0)[-1])
+                for p in (Parametrization.STANDARD.value, Parametrization.NTK.value)})
     lazy = [p for p in (Parametrization.STANDARD.value, Parametrization.NTK.value)
-            if width.slopes[p].verdict is Verdict.SMALLER]
+            if width.slopes[p].verdict is Verdict.SMALLER and width.slopes[p].n >= 3]
     mean_field = width.slopes[Parametrization.MEAN_FIELD.value]
     steeper = [p for p in lazy if width.slopes[p].high < mean_field.low]
     if len(lazy) == 2 and len(steeper) == 2:
@@ -273,32 +312,37 @@ def width_summary(width: WidthScaling) -> dict:
                    "widen, measurably faster than the mean-field network: laziness follows the step relative to the "
                    "stability limit and the output scale, not the standard/NTK label")
     elif lazy:
-        verdict = (f"Only the {' and '.join(lazy)} network(s) approach their linearizations measurably as they widen; "
-                   "the data do not separate the parametrizations cleanly at these widths")
+        verdict = (f"Only the {' and the '.join(lazy)} network{'s' if len(lazy) > 1 else ''} approach their "
+                   "linearizations measurably as they widen, and not measurably faster than the mean-field network")
     else:
-        verdict = "No parametrization approaches its linearization measurably over these widths"
+        verdict = "No parametrization approaches its linearization measurably over these widths and seeds"
     out.update(width_max=width.widths[-1], width_n=width.n, verdict=verdict)
     return out
 
 
 def evolution_summary(evolution: KernelEvolution, sizes: ScalingSizes) -> dict:
-    """Numbers of Experiment 4: kernel measures at the start and the end (means over seeds), and the verdict on
-    shape versus scale (``1 − CKA`` against ``|1 − scale ratio|``)."""
+    """Numbers of Experiment 4: kernel measures at the start and the end (means over seeds), the first-order
+    verdict on shape against scale (``|log s|`` against ``‖R‖/‖s·HK₀H‖``, :func:`lib.kernel_alignment.scale_and_shape`),
+    and the after kernel against the initial one."""
 
     def mean(key: str, index: int) -> float:
         return float(np.mean([r[key][index] for r in evolution.records]))
 
     keys = ("cka_to_init", "overlap_to_init", "target_alignment", "scale_to_init", "fort_to_init", "kernel_error",
-            "network_error")
+            "network_error", "centred_scale", "shape_change", "full_kernel_error", "trace_kernel_error")
     out = {f"{k}_end": mean(k, -1) for k in keys}
     out.update({f"{k}_start": mean(k, 0) for k in keys})
-    shape, scale = 1 - out["cka_to_init_end"], abs(1 - out["scale_to_init_end"])
+    log_scale = float(np.mean([abs(np.log(r["centred_scale"][-1])) for r in evolution.records]))
+    shape = out["shape_change_end"]
+    level, p = evolution.after_level
     out.update(block_start=mean("block_deviation", 0), block_end=mean("block_deviation", 1),
                n_after=evolution.after_sizes[-1], width=sizes.width, evolution_n=sizes.evolution_train,
-               shape_change=shape, scale_change=scale,
-               shape_or_scale="more in scale than in shape" if scale > shape else "more in shape than in scale",
-               after=describe(evolution.after_vs_initial[-1], larger="higher", smaller="lower",
-                              same="not distinguishable from", what="the initial kernel's", fmt=".3f"))
+               log_scale=log_scale, half_fraction=evolution.half_fraction, evolution_steps=evolution.steps,
+               shape_or_scale="more in scale than in shape" if log_scale > shape else "more in shape than in scale",
+               after=describe(level, adjusted_p=p, larger="higher than", smaller="lower than",
+                              same="not distinguishable from", what="the initial kernel's", fmt=".3f"),
+               after_exponent=describe(evolution.after_exponent, larger="larger than", smaller="smaller than",
+                                       same="not distinguishable from", what="the initial kernel's", fmt=".3f"))
     return out
 
 

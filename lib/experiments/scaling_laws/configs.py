@@ -69,8 +69,7 @@ class ScalingSizes:
     draws: int                          # evaluation data draws
     seeds: int                          # network seeds per draw
     learning_rates: tuple[float, ...]   # Adam grid
-    epochs: tuple[int, ...]             # epoch grid
-    min_steps: int
+    steps: tuple[int, ...]              # early-stopping checkpoints (optimizer steps), the same at every n
     ridges: tuple[float, ...]           # relative ridges of the kernel predictors
     spectrum_points: int                # M of the eigendecomposition; the prediction is compared for n <= M/4
     width_sizes: tuple[int, ...]        # width experiment (one hidden layer, full-batch GD); figures use the largest
@@ -90,18 +89,19 @@ class ScalingSizes:
 
 SIZES = {
     "quick": ScalingSizes(task="mnist10", sizes=(64, 128, 256, 512), test=500, validation=500, depth=2, width=128,
-                          draws=2, seeds=2, learning_rates=(3e-4, 1e-3, 3e-3), epochs=(10, 30), min_steps=100,
-                          ridges=(1e-6, 1e-3, 1e-1), spectrum_points=1200, width_sizes=(128,), widths=(64, 256),
+                          draws=2, seeds=2, learning_rates=(1e-4, 1e-3, 1e-2), steps=(50, 100, 200),
+                          ridges=(1e-6, 1e-3, 1e-1), spectrum_points=2048, width_sizes=(64,), widths=(64, 256),
                           width_seeds=2, width_steps=100, width_test=200, evolution_train=256, evolution_test=300,
                           evolution_checkpoints=5, evolution_seeds=2),
     "book": ScalingSizes(task="mnist10", sizes=(128, 256, 512, 1024, 2048), test=2000, validation=1000, depth=2,
-                         width=256, draws=5, seeds=3, learning_rates=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2), epochs=(20, 60),
-                         min_steps=200, ridges=(1e-8, 1e-6, 1e-4, 1e-2), spectrum_points=4096, width_sizes=(256,),
-                         widths=(64, 256, 1024), width_seeds=3, width_steps=300, width_test=500,
+                         width=256, draws=5, seeds=3, learning_rates=(3e-5, 1e-4, 3e-4, 1e-3, 3e-3),
+                         steps=(50, 100, 200, 400, 800, 1600), ridges=(1e-8, 1e-6, 1e-4, 1e-2, 1.0),
+                         spectrum_points=4096, width_sizes=(128,), widths=(64, 128, 256, 512, 1024), width_seeds=4,
+                         width_steps=300, width_test=500,
                          evolution_train=1024, evolution_test=1000, evolution_checkpoints=8, evolution_seeds=3),
     "paper": ScalingSizes(task="mnist10", sizes=tuple(2 ** k for k in range(7, 15)), test=10000, validation=5000,
-                          depth=3, width=1024, draws=5, seeds=5, learning_rates=(1e-4, 3e-4, 1e-3, 3e-3),
-                          epochs=(10, 30, 100), min_steps=1000, ridges=(1e-6, 1e-4, 1e-2, 1e-1),
+                          depth=3, width=1024, draws=5, seeds=5, learning_rates=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3),
+                          steps=(200, 400, 800, 1600, 3200, 6400, 12800), ridges=(1e-8, 1e-6, 1e-4, 1e-2, 1.0),
                           spectrum_points=20000, width_sizes=(1024,),
                           widths=(128, 512, 2048, 8192), width_seeds=5, width_steps=2000, width_test=2000,
                           evolution_train=8192, evolution_test=5000, evolution_checkpoints=16, evolution_seeds=5),
@@ -129,15 +129,17 @@ TUNING_SEED = 1000
 
 def _base(sizes: ScalingSizes, task: str, device: torch.device) -> dict:
     return dict(task=task, sizes=list(sizes.sizes), test=sizes.test, validation=sizes.validation,
-                width=sizes.width, depth=sizes.depth, min_steps=sizes.min_steps, device=device.type)
+                width=sizes.width, depth=sizes.depth, device=device.type)
 
 
 def network_tuning_configs(sizes: ScalingSizes, task: str, device: torch.device) -> list[dict]:
-    """One :func:`~lib.experiments.scaling_laws.runs.network_run` per recipe × learning rate × epochs, on the
-    tuning draw's validation split (the same hyperparameters at every size; the pick is made per size)."""
+    """One :func:`~lib.experiments.scaling_laws.runs.network_run` per recipe × learning rate on the tuning draw's
+    validation split, trained for the largest step count with the validation error taken at every step count of
+    the grid (early stopping; the pick of learning rate and steps is made per size)."""
     return [dict(_base(sizes, task, device), split=Split.VALIDATION.value, recipe=recipe.value,
-                 schedule=[[n, lr, epochs] for n in sizes.sizes], seed=TUNING_SEED, data_seed=TUNING_DRAW)
-            for recipe in Recipe for lr in sizes.learning_rates for epochs in sizes.epochs]
+                 schedule=[[n, lr, max(sizes.steps)] for n in sizes.sizes], checkpoints=list(sizes.steps),
+                 seed=TUNING_SEED, data_seed=TUNING_DRAW)
+            for recipe in Recipe for lr in sizes.learning_rates]
 
 
 def kernel_tuning_configs(sizes: ScalingSizes, task: str, device: torch.device) -> list[dict]:
@@ -148,7 +150,7 @@ def kernel_tuning_configs(sizes: ScalingSizes, task: str, device: torch.device) 
 
 def network_evaluation_configs(sizes: ScalingSizes, task: str, device: torch.device,
                                schedules: dict[str, list[list]], *, first: int = 0) -> list[dict]:
-    """The tuned networks on every evaluation draw × seed × recipe (``schedules[recipe]``: ``[n, lr, epochs]``
+    """The tuned networks on every evaluation draw × seed × recipe (``schedules[recipe]``: ``[n, lr, steps]``
     rows from :func:`~lib.experiments.scaling_laws.analysis.pick_network_schedules`); order: recipe, draw,
     seed. Draws and seeds are ``first, first + 1, …`` (the notebook's ``seed`` parameter)."""
     return [dict(_base(sizes, task, device), split=Split.TEST.value, recipe=recipe.value,
@@ -169,10 +171,16 @@ def kernel_evaluation_configs(sizes: ScalingSizes, task: str, device: torch.devi
     return empirical + infinite
 
 
-def spectrum_configs(sizes: ScalingSizes, task: str, device: torch.device, *, first: int = 0) -> list[dict]:
-    """Spectra of the empirical NTK (seed ``first``) and the infinite NTK on draw ``first``'s training pool."""
+def spectrum_configs(sizes: ScalingSizes, task: str, device: torch.device, ridges: dict[str, dict[int, float]], *,
+                     first: int = 0) -> list[dict]:
+    """Spectra of the empirical NTK (seed ``first``) and the infinite NTK on draw ``first``'s first
+    ``spectrum_points`` training images, with the pool control (kernel regression on subsets of the pool, tested on
+    the rest of it) at the sizes ``n ≤ M/4`` and each kernel's tuned ridges."""
+    control = [n for n in sizes.sizes if 4 * n <= sizes.spectrum_points]
     return [dict(task=task, points=sizes.spectrum_points, kernel=kernel.value, width=sizes.width,
-                 depth=sizes.depth, seed=first, data_seed=first, device=device.type) for kernel in Kernel]
+                 depth=sizes.depth, seed=first, data_seed=first, control_sizes=control,
+                 control_ridges=[ridges[kernel.value][n] for n in control], control_repeats=3, device=device.type)
+            for kernel in Kernel]
 
 
 def width_configs(sizes: ScalingSizes, task: str, device: torch.device, *, c: float = 1.0,
@@ -184,13 +192,14 @@ def width_configs(sizes: ScalingSizes, task: str, device: torch.device, *, c: fl
             for p in Parametrization for width in sizes.widths for seed in range(first, first + sizes.width_seeds)]
 
 
-def evolution_configs(sizes: ScalingSizes, task: str, device: torch.device, *, learning_rate: float, epochs: int,
-                      ridge: float, first: int = 0) -> list[dict]:
-    """Kernel evolution of the centred network (tuned ``learning_rate``/``epochs`` at ``n = evolution_train``),
-    one per seed on draw 0; the after kernel is evaluated at the sizes ``≥ evolution_train``."""
-    after = [n for n in sizes.sizes if n >= sizes.evolution_train]
+def evolution_configs(sizes: ScalingSizes, task: str, device: torch.device, *, learning_rate: float, steps: int,
+                      ridges: dict[int, float], first: int = 0) -> list[dict]:
+    """Kernel evolution of the centred network (tuned ``learning_rate``/``steps`` at ``n = evolution_train``),
+    one per seed on draw ``first``; the after kernel is evaluated at every size with the empirical NTK's tuned
+    ridge there (``ridges[n]``)."""
     return [dict(task=task, train=sizes.evolution_train, test=sizes.evolution_test, width=sizes.width,
-                 depth=sizes.depth, learning_rate=learning_rate, epochs=epochs, min_steps=sizes.min_steps,
-                 checkpoints=sizes.evolution_checkpoints, ridge=ridge, seed=seed, data_seed=first,
-                 after_sizes=after, block_points=min(100, sizes.evolution_train), device=device.type)
+                 depth=sizes.depth, learning_rate=learning_rate, steps=steps,
+                 checkpoints=sizes.evolution_checkpoints, ridge=ridges[sizes.evolution_train], seed=seed,
+                 data_seed=first, after_sizes=list(sizes.sizes), after_ridges=[ridges[n] for n in sizes.sizes],
+                 block_points=min(256, sizes.evolution_train), device=device.type)
             for seed in range(first, first + sizes.evolution_seeds)]

@@ -12,7 +12,9 @@ Conventions shared by all experiments:
   hyperparameters are tuned on a separate *tuning draw* (:data:`TUNING_DRAW`), on a validation
   split cut from its training pool — never on an evaluation draw or on test data.
 * **Network**: a standard-parametrized ReLU MLP (``depth`` hidden layers of ``width``), trained on
-  the mean squared loss with Adam (batch :data:`BATCH`) for ``max(⌈epochs·n/B⌉, min_steps)`` steps.
+  the mean squared loss with Adam (batch :data:`BATCH`) for a number of optimizer steps chosen, with the
+  learning rate, by early stopping on the tuning draw's validation split (a step budget, the same grid at
+  every ``n``).
   Two recipes (:class:`Recipe`): ``uncentred`` — the network as initialised, carrying a random
   ``f₀``; ``centred`` — ``g = f − f₀`` (trained as ``f`` on targets ``y + f₀(x)``, which has the same
   gradients, and evaluated as ``f − f₀``), the function the kernel predictors describe.
@@ -35,7 +37,13 @@ import torch
 from lib.data.tasks import RegressionTask, image_regression_task
 from lib.experiments import config_device
 from lib.experiments.scaling_laws.configs import BATCH, TASKS, Kernel, Parametrization, Recipe, Split
-from lib.kernel_alignment import centered_alignment, eigenspace_overlap, scale_ratio, target_alignment
+from lib.kernel_alignment import (
+    centered_alignment,
+    eigenspace_overlap,
+    scale_and_shape,
+    scale_ratio,
+    target_alignment,
+)
 from lib.kernel_regression import kernel_regression
 from lib.learning_curves import spectrum_of
 from lib.models import MLP
@@ -97,18 +105,15 @@ def make_network(task: RegressionTask, config: dict) -> torch.nn.Module:
     return model.to(task.x_train.device)
 
 
-def steps_for(n: int, epochs: int, min_steps: int) -> int:
-    """Optimizer steps of the Adam recipe: ``max(⌈epochs · n / B⌉, min_steps)``."""
-    return max(math.ceil(epochs * n / BATCH), min_steps)
-
-
 def fit_network(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, recipe: Recipe | str, learning_rate: float,
-                epochs: int, min_steps: int, seed: int,
+                steps: int, seed: int,
                 callback: Callable[[int], None] | None = None) -> tuple[torch.Tensor | None, int, bool]:
-    """Train ``model`` in place on ``(x, y)`` by the Adam recipe; returns ``(f₀(x) or None, steps, diverged)``.
+    """Train ``model`` in place on ``(x, y)`` by the Adam recipe for ``steps`` steps; returns
+    ``(f₀(x) or None, steps done, diverged)``.
 
-    For the centred recipe the model is trained on ``y + f₀(x)`` (same gradients as training ``f − f₀``
-    on ``y``); subtract ``f₀`` at evaluation (:func:`centred_outputs`).
+    For the centred recipe the model is trained on ``y + f₀(x)`` (the same gradients, hence the same Adam
+    updates, as training ``f − f₀`` on ``y``); subtract ``f₀`` at evaluation (:func:`centred_outputs`).
+    ``callback(step)`` runs before the first step and after every step.
     """
     recipe = Recipe(recipe)
     n = x.shape[0]
@@ -118,7 +123,6 @@ def fit_network(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, *, rec
         with torch.no_grad():
             f0 = model(x)
         targets = y + f0
-    steps = steps_for(n, epochs, min_steps)
     log = train(model, x, targets, loss="mse", optimizer="adam", learning_rate=learning_rate, max_steps=steps,
                 batch_size=min(BATCH, n), generator=torch.Generator().manual_seed(seed + n),
                 log_every=max(1, steps // 10), callback=callback)
@@ -136,35 +140,51 @@ def network_run(config: dict) -> dict:
     """Train the network at every size of a schedule and measure its errors.
 
     Config: ``task``, ``sizes``, ``split`` (``"validation"`` on the tuning draw or ``"test"``), ``validation``,
-    ``test``, ``width``, ``depth``, ``recipe``, ``schedule`` (list of ``[n, learning_rate, epochs]``, one per
-    size), ``min_steps``, ``seed``, ``data_seed``, optional ``device``.
+    ``test``, ``width``, ``depth``, ``recipe``, ``schedule`` (list of ``[n, learning_rate, steps]``, one per
+    size), optional ``checkpoints`` (steps at which to also measure the evaluation error, for early stopping),
+    ``seed``, ``data_seed``, optional ``device``.
 
     Returns per size (lists in the order of ``sizes``): ``eval_error``, ``eval_mse``, ``train_error``,
-    ``train_mse``, ``steps``, ``diverged``.
+    ``train_mse`` at the end, ``steps``, ``diverged``; with ``checkpoints`` also ``checkpoint_error``
+    (``[size][checkpoint]`` evaluation errors; ``nan`` after a divergence).
     """
     device = config_device(config)
     task, x_eval, y_eval, l_eval = _evaluation_split(config, device)
-    schedule = {int(n): (float(lr), int(ep)) for n, lr, ep in config["schedule"]}
+    schedule = {int(n): (float(lr), int(steps)) for n, lr, steps in config["schedule"]}
     sizes = sorted(config["sizes"])
     if set(schedule) != set(sizes):
-        raise ValueError(f"schedule must give [n, lr, epochs] for every size {sizes}; got {sorted(schedule)}.")
+        raise ValueError(f"schedule must give [n, lr, steps] for every size {sizes}; got {sorted(schedule)}.")
+    checkpoints = sorted(int(c) for c in config.get("checkpoints", []))
     initial = make_network(task, config)
-    out: dict[str, list] = {k: [] for k in ("eval_error", "eval_mse", "train_error", "train_mse", "steps",
-                                             "diverged")}
+    keys = ("eval_error", "eval_mse", "train_error", "train_mse", "steps", "diverged")
+    out: dict[str, list] = {k: [] for k in keys}
+    out["checkpoint_error"] = []
     recipe = Recipe(config["recipe"])
+    reference = initial if recipe is Recipe.CENTRED else None
     for n in sizes:
-        lr, epochs = schedule[n]
+        lr, steps = schedule[n]
+        if checkpoints and checkpoints[-1] > steps:
+            raise ValueError(f"checkpoints go to step {checkpoints[-1]} but the schedule stops at {steps} (n = {n}).")
         model = make_network(task, config)
         model.load_state_dict(initial.state_dict())
         x, y = task.x_train[:n], task.y_train[:n]
-        _, steps, diverged = fit_network(model, x, y, recipe=recipe, learning_rate=lr, epochs=epochs,
-                                         min_steps=config["min_steps"], seed=config["seed"])
-        reference = initial if recipe is Recipe.CENTRED else None
+        seen: dict[int, float] = {}
+
+        def checkpoint(step: int, model=model, seen=seen) -> None:
+            if step in checkpoints:
+                seen[step] = _errors(centred_outputs(model, reference, x_eval), y_eval, l_eval)[0]
+
+        _, done, diverged = fit_network(model, x, y, recipe=recipe, learning_rate=lr, steps=steps,
+                                        seed=config["seed"], callback=checkpoint if checkpoints else None)
         eval_error, eval_mse = _errors(centred_outputs(model, reference, x_eval), y_eval, l_eval)
         train_error, train_mse = _errors(centred_outputs(model, reference, x), y, task.labels_train[:n])
-        for key, value in zip(out, (eval_error, eval_mse, train_error, train_mse, steps, diverged)):
+        for key, value in zip(keys, (eval_error, eval_mse, train_error, train_mse, done, diverged)):
             out[key].append(value if not diverged or key in ("steps", "diverged") else float("nan"))
+        if checkpoints:
+            out["checkpoint_error"].append([seen.get(c, float("nan")) if not diverged else float("nan")
+                                            for c in checkpoints])
     out["sizes"] = sizes
+    out["checkpoints"] = checkpoints
     return out
 
 
@@ -241,10 +261,14 @@ def kernel_run(config: dict) -> dict:
 
 def spectrum_run(config: dict) -> dict:
     """Eigenvalues and target power per mode (:func:`lib.learning_curves.spectrum_of`) of one kernel on the first
-    ``points`` samples of a draw's training pool.
+    ``points`` samples of a draw's training pool, and the *pool control*: kernel regression trained on random
+    subsets of the pool and tested on the rest of it, the setting in which the learning-curve equations use
+    exactly the right distribution.
 
-    Config: ``task``, ``points``, ``kernel``, ``width``, ``depth``, ``seed``, ``data_seed``, optional ``device``.
-    Returns ``eigenvalues``, ``power`` (``[points]`` descending) and ``ridge_scale``.
+    Config: ``task``, ``points``, ``kernel``, ``width``, ``depth``, ``seed``, ``data_seed``, ``control_sizes``,
+    ``control_ridges`` (one per size), ``control_repeats``, optional ``device``.
+    Returns ``eigenvalues``, ``power`` (``[points]`` descending), ``ridge_scale``, and ``control_mse``
+    (``[size][repeat]`` test MSE on the held-out pool points).
     """
     device = config_device(config)
     task = load_task(config["task"], config["points"], 1, config["data_seed"], device)
@@ -253,8 +277,20 @@ def spectrum_run(config: dict) -> dict:
     else:
         kernel = infinite_ntk(task.x_train, depth=config["depth"], width=config["width"])
     spectrum = spectrum_of(kernel, task.y_train)
+    generator = torch.Generator().manual_seed(config["data_seed"] + 7)
+    control = []
+    m = config["points"]
+    y = task.y_train.to(torch.float64)
+    for n, ridge in zip(config["control_sizes"], config["control_ridges"]):
+        row = []
+        for _ in range(config["control_repeats"]):
+            order = torch.randperm(m, generator=generator).to(kernel.device)
+            train, held = order[:n], order[n:]
+            pred = kernel_regression(kernel[train][:, train], y[train], kernel[held][:, train], ridge=ridge)
+            row.append(float((pred - y[held]).pow(2).sum(dim=1).mean()))
+        control.append(row)
     return {"eigenvalues": spectrum.eigenvalues.tolist(), "power": spectrum.power.tolist(),
-            "ridge_scale": spectrum.ridge_scale}
+            "ridge_scale": spectrum.ridge_scale, "control_mse": control, "control_sizes": config["control_sizes"]}
 
 
 # ------------------------------------------------------------------------------------ width experiment
@@ -360,27 +396,33 @@ def width_run(config: dict) -> dict:
 def evolution_run(config: dict) -> dict:
     """How the empirical NTK of the centred network moves during training, in shape and in scale.
 
-    Config: ``task``, ``train`` (n), ``test``, ``width``, ``depth``, ``learning_rate``, ``epochs``,
-    ``min_steps``, ``checkpoints``, ``ridge``, ``seed``, ``data_seed``, ``after_sizes`` (nested sizes ≥ n for
-    the after kernel), ``block_points`` (inputs for the multi-output check), optional ``device``.
+    Config: ``task``, ``train`` (n₀), ``test``, ``width``, ``depth``, ``learning_rate``, ``steps``,
+    ``checkpoints``, ``ridge``, ``seed``, ``data_seed``, ``after_sizes`` and ``after_ridges`` (the sizes, and the
+    tuned ridge at each, at which the after kernel is used), ``block_points`` (inputs for the multi-output check),
+    optional ``device``.
 
-    Returns the checkpoint ``steps`` and, per checkpoint: ``fort_to_init``/``fort_to_final`` (Fort et al.'s
-    distance), ``cka_to_init``, ``target_alignment`` (on the training inputs), ``overlap_to_init`` (top-K
-    eigenspace), ``scale_to_init`` (``‖Θ_t‖/‖Θ₀‖``), ``kernel_error`` (test error of kernel regression with
-    ``Θ_t``) and ``network_error``; the after kernel's and the initial kernel's test errors at
-    ``after_sizes``; and ``block_deviation`` at init and at the end: ``‖Θ̂ − (tr Θ̂/K) ⊗ I‖/‖Θ̂‖``, how far
-    the multi-output kernel is from the scalar kernel used for all outputs.
+    The network trains on ``n₀`` samples drawn *after* the pool of the after-kernel experiment, so the after
+    kernel is always evaluated on training sets it has not seen.
+
+    Returns the checkpoint ``steps`` and, per checkpoint (kernels on the network's training and test inputs):
+    ``fort_to_init``/``fort_to_final`` (Fort et al.'s distance), ``cka_to_init``, ``target_alignment`` (on the
+    training inputs), ``overlap_to_init`` (top-K eigenspace), ``scale_to_init`` (``‖Θ_t‖/‖Θ₀‖``),
+    ``centred_scale``/``shape_change`` (:func:`lib.kernel_alignment.scale_and_shape`), ``kernel_error`` (test
+    error of kernel regression with ``Θ_t``) and ``network_error``; the after kernel's and the initial kernel's
+    test errors at ``after_sizes`` (``after_error``, ``initial_error``); ``block_deviation`` at init and at the
+    end (``‖Θ̂ − (tr Θ̂/K) ⊗ I‖/‖Θ̂‖``) and ``full_kernel_error``/``trace_kernel_error`` (kernel regression with
+    the full multi-output kernel and with the output-averaged one on ``block_points`` training inputs).
     """
     device = config_device(config)
     n = config["train"]
     after_sizes = sorted(config["after_sizes"])
-    pool = max([n, *after_sizes])
-    task = load_task(config["task"], pool, config["test"], config["data_seed"], device)
+    pool = max(after_sizes)
+    task = load_task(config["task"], pool + n, config["test"], config["data_seed"], device)
     model = make_network(task, config)
     initial = make_network(task, config)
     initial.load_state_dict(model.state_dict())
-    x, y = task.x_train[:n], task.y_train[:n]
-    total = steps_for(n, config["epochs"], config["min_steps"])
+    x, y = task.x_train[pool:pool + n], task.y_train[pool:pool + n]
+    total = int(config["steps"])
     marks = sorted({0, total} | {int(round(v)) for v in torch.logspace(0, math.log10(total),
                                                                          config["checkpoints"] - 1).tolist()})
     x_all = torch.cat([x, task.x_test])
@@ -394,38 +436,59 @@ def evolution_run(config: dict) -> dict:
                                          task.labels_test)[0])
 
     _, _, diverged = fit_network(model, x, y, recipe=Recipe.CENTRED, learning_rate=config["learning_rate"],
-                                 epochs=config["epochs"], min_steps=config["min_steps"], seed=config["seed"],
-                                 callback=checkpoint)
+                                 steps=total, seed=config["seed"], callback=checkpoint)
     if diverged:
         raise FloatingPointError(f"Training diverged at lr {config['learning_rate']}; lower it.")
     cpu = task.to("cpu")
-    top = task.num_classes
+    y_cpu = y.cpu()
     first, final = kernels[0], kernels[-1]
     kernel_error = []
     for kt in kernels:
-        pred = kernel_regression(kt[:n, :n], cpu.y_train[:n], kt[n:, :n], ridge=config["ridge"])
+        pred = kernel_regression(kt[:n, :n], y_cpu, kt[n:, :n], ridge=config["ridge"])
         kernel_error.append(_errors(pred, cpu.y_test, cpu.labels_test)[0])
+    changes = [scale_and_shape(first, kt) for kt in kernels]
     result = dict(
         steps=marks,
         fort_to_init=[kernel_distance(kt, first) for kt in kernels],
         fort_to_final=[kernel_distance(kt, final) for kt in kernels],
         cka_to_init=[centered_alignment(kt, first) for kt in kernels],
-        target_alignment=[target_alignment(kt[:n, :n], cpu.y_train[:n]) for kt in kernels],
-        overlap_to_init=[eigenspace_overlap(kt[:n, :n], first[:n, :n], top) for kt in kernels],
+        target_alignment=[target_alignment(kt[:n, :n], y_cpu) for kt in kernels],
+        overlap_to_init=[eigenspace_overlap(kt[:n, :n], first[:n, :n], task.num_classes) for kt in kernels],
         scale_to_init=[scale_ratio(first, kt) for kt in kernels],
+        centred_scale=[c[0] for c in changes], shape_change=[c[1] for c in changes],
         kernel_error=kernel_error, network_error=network_error,
     )
-    # the after kernel on the nested sizes >= n, against the initial kernel on the same sizes
+    # the after kernel on fresh nested training sets, against the initial kernel, each at the tuned ridge
     x_pool = torch.cat([task.x_train[:pool], task.x_test])
-    after = output_averaged_ntk(model, x_pool)
-    before = output_averaged_ntk(initial, x_pool)
-    for name, kernel in (("after_error", after), ("initial_error", before)):
-        errors = _kernel_errors(kernel, task, pool, task.y_test, task.labels_test, after_sizes, [config["ridge"]])
-        result[name] = errors["eval_error"][0]
+    ridges = dict(zip(after_sizes, config["after_ridges"]))
+    for name, net in (("after_error", model), ("initial_error", initial)):
+        kernel = output_averaged_ntk(net, x_pool)
+        result[name] = [_kernel_errors(kernel, task, pool, task.y_test, task.labels_test, [m], [ridges[m]])
+                        ["eval_error"][0][0] for m in after_sizes]
     result["after_sizes"] = after_sizes
-    xb = task.x_train[:config["block_points"]]
+    b = config["block_points"]
+    xb, yb = x[:b], y[:b]
     result["block_deviation"] = [_block_deviation(initial, xb), _block_deviation(model, xb)]
+    full_trace = [_full_vs_trace(net, xb, yb, task.x_test[:500], task.y_test[:500], task.labels_test[:500],
+                                 config["ridge"]) for net in (initial, model)]
+    result["full_kernel_error"] = [f for f, _ in full_trace]
+    result["trace_kernel_error"] = [t for _, t in full_trace]
     return result
+
+
+def _full_vs_trace(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, x_test: torch.Tensor,
+                   y_test: torch.Tensor, labels: torch.Tensor, ridge: float) -> tuple[float, float]:
+    """Test errors of kernel regression with the full ``[NK, NK]`` empirical NTK and with ``tr Θ̂ / K``."""
+    copy64 = copy.deepcopy(model).to(torch.float64)
+    n, k = y.shape
+    x_all = torch.cat([x, x_test]).to(torch.float64)
+    full = empirical_ntk(copy64, x_all, x[:n].to(torch.float64), mode="full")  # [N + M, N, K, K]
+    matrix = full.permute(0, 2, 1, 3).reshape(-1, n * k)
+    train, test = matrix[:n * k], matrix[n * k:]
+    pred_full = kernel_regression(train, y.reshape(-1, 1).to(torch.float64), test, ridge=ridge).reshape(-1, k)
+    trace = torch.einsum("nmaa->nm", full) / k
+    pred_trace = kernel_regression(trace[:n], y.to(torch.float64), trace[n:], ridge=ridge)
+    return _errors(pred_full, y_test, labels)[0], _errors(pred_trace, y_test, labels)[0]
 
 
 def _block_deviation(model: torch.nn.Module, x: torch.Tensor) -> float:
