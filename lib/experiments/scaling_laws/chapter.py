@@ -342,6 +342,9 @@ def evolution_summary(evolution: KernelEvolution, sizes: ScalingSizes) -> dict:
     out.update(block_start=mean("block_deviation", 0), block_end=mean("block_deviation", 1),
                n_after=evolution.after_sizes[-1], width=sizes.width, evolution_n=sizes.evolution_train,
                log_scale=log_scale, half_fraction=evolution.half_fraction, evolution_steps=evolution.steps,
+               pace=("a fast early phase, as Fort et al. describe; we do not see the kernel evolving through most of "
+                     "training as Vyas et al. report for their networks" if evolution.half_fraction <= 0.25 else
+                     "the kernel keeps moving through a large part of training, as Vyas et al. report"),
                shape_or_scale="more in scale than in shape" if log_scale > shape else "more in shape than in scale",
                after=describe(level, adjusted_p=p, larger="higher than", smaller="lower than",
                               same="not distinguishable from", what="the initial kernel's", fmt=".3f"),

@@ -94,7 +94,7 @@ SIZES = {
                           width_seeds=2, width_steps=100, width_test=200, evolution_train=256, evolution_test=300,
                           evolution_checkpoints=5, evolution_seeds=2),
     "book": ScalingSizes(task="mnist10", sizes=(128, 256, 512, 1024, 2048), test=2000, validation=1000, depth=2,
-                         width=256, draws=5, seeds=3, learning_rates=(3e-5, 1e-4, 3e-4, 1e-3, 3e-3),
+                         width=256, draws=5, seeds=3, learning_rates=(1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2),
                          steps=(50, 100, 200, 400, 800, 1600), ridges=(1e-8, 1e-6, 1e-4, 1e-2, 1.0),
                          spectrum_points=4096, width_sizes=(128,), widths=(64, 128, 256, 512, 1024), width_seeds=4,
                          width_steps=300, width_test=500,
