@@ -213,7 +213,7 @@ def paired_by_draw(a: LearnerRuns, b: LearnerRuns, *, metric: str = "test_error"
 
 
 def exponent_difference(x: Sequence[float], a: LearnerRuns, b: LearnerRuns, *, metric: str = "test_error",
-                        confidence: float = 0.95) -> Interval:
+                        confidence: float = 0.95, unit: str = "data draws") -> Interval:
     """``α_a − α_b``: per data draw, both exponents fitted on the seed-averaged curves; a paired t-interval over
     the draws (``D − 1`` degrees of freedom) — the draws are shared, so variation common to both cancels."""
     slopes_a, _ = _draw_fits(x, a, metric)
@@ -222,4 +222,4 @@ def exponent_difference(x: Sequence[float], a: LearnerRuns, b: LearnerRuns, *, m
         raise ValueError(f"The two learners ran on different draws: {len(slopes_a)} vs {len(slopes_b)}.")
     result = paired_difference(-slopes_a, -slopes_b, confidence=confidence)
     return Interval(result.estimate, result.low, result.high, confidence, result.n, result.p_value,
-                    "paired t over data draws")
+                    f"paired t over {unit}")

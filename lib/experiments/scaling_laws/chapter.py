@@ -213,7 +213,7 @@ def kernel_evolution(sizes: ScalingSizes, task: str, device: torch.device, cache
     initial_runs = analysis.LearnerRuns("initial kernel", initial, zeros, zeros, seeds)
     x = list(records[0]["after_sizes"])
     level = analysis.paired_by_draw(after_runs, initial_runs)[-1]
-    gap = analysis.exponent_difference(x, after_runs, initial_runs)
+    gap = analysis.exponent_difference(x, after_runs, initial_runs, unit="seeds (one data draw)")
     to_final = stack(records, "fort_to_final").mean(axis=0)
     marks = np.asarray(records[0]["steps"], dtype=float)
     half = float(marks[np.argmax(to_final <= to_final[0] / 2)] / marks[-1])
