@@ -35,13 +35,22 @@ def log_axis(ax: plt.Axes, which: str = "x") -> None:
     """Make ``which`` (``"x"``, ``"y"`` or ``"both"``) logarithmic, base 10, with plain-number tick labels."""
     from matplotlib.ticker import FuncFormatter, LogLocator
 
+    class _Readable(LogLocator):
+        """1-2-5 ticks over up to two decades, powers of ten (every other one past six decades) beyond."""
+
+        def tick_values(self, vmin: float, vmax: float):  # type: ignore[override]
+            decades = np.log10(max(vmax, vmin) / max(min(vmax, vmin), 1e-300))
+            self._subs = np.array([1.0, 2.0, 5.0]) if decades <= 2.5 else np.array([1.0])
+            self.numticks = 8 if decades > 6 else "auto"
+            return super().tick_values(vmin, vmax)
+
     if which not in ("x", "y", "both"):
         raise ValueError(f"which must be 'x', 'y' or 'both'; got {which!r}.")
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     for name in ("x", "y") if which == "both" else (which,):
         getattr(ax, f"set_{name}scale")("log", base=10)
         axis = getattr(ax, f"{name}axis")
-        axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        axis.set_major_locator(_Readable(base=10))
         axis.set_major_formatter(plain)
         axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
 

@@ -119,12 +119,14 @@ def width_scaling(widths: Sequence[int], distance: Mapping[str, np.ndarray], err
     Right: test error against width, with each parametrization's infinite-width prediction (dashed)."""
     fig, (left, right) = panels(2)
     colours = dict(zip(distance, PALETTE))
+    names = {"standard": "standard", "ntk": "NTK", "mean_field": "mean-field (μP)"}
     for name in distance:
-        band(left, widths, distance[name], label=name, color=colours[name])
-        band(right, widths, 100 * error[name], label=f"{name}: network", color=colours[name])
+        label = names.get(name, name)
+        band(left, widths, distance[name], label=label, color=colours[name])
+        band(right, widths, 100 * error[name], label=f"{label}: network", color=colours[name])
         if name in infinite_error and np.all(np.isfinite(infinite_error[name])):
             right.plot(widths, 100 * infinite_error[name].mean(axis=0), color=colours[name], linestyle="--",
-                       label=f"{name}: infinite-width NTK")
+                       label=f"{label}: infinite-width NTK")
     log_axis(left, "both")
     log_axis(right, "x")
     left.set(xlabel="hidden width", ylabel="relative distance to the linearized net",
@@ -146,13 +148,19 @@ def kernel_evolution(records: Sequence[Mapping]) -> plt.Figure:
         return np.array([r[key] for r in records], dtype=float)
 
     band(axes[0], steps, rows("shape_change"), label="shape change ‖R‖/‖s·HΘ₀H‖", color=PALETTE[0])
+    band(axes[0], steps, rows("centred_scale"), label="centred scale s", color=PALETTE[3])
     band(axes[0], steps, rows("overlap_to_init"), label="top-K eigenspace overlap with initial", color=PALETTE[1])
     band(axes[0], steps, rows("target_alignment"), label="kernel–target alignment", color=PALETTE[2])
-    axes[0].set(ylabel="relative change / overlap / alignment", title="shape")
-    band(axes[1], steps, rows("centred_scale"), label="centred scale s", color=PALETTE[3])
-    band(axes[1], steps, rows("fort_to_init"), label="Fort distance to initial", color=PALETTE[4])
-    band(axes[1], steps, rows("fort_to_final"), label="Fort distance to final", color=PALETTE[5])
-    axes[1].set(ylabel="scale / distance", title="scale and Fort et al.'s distances")
+    axes[0].set(ylabel="change / scale / overlap / alignment", title="shape and scale")
+
+    def positive(key: str) -> np.ndarray:  # the distance of a kernel to itself is 0: left out on a log axis
+        values = rows(key)
+        return np.where(values > 0, values, np.nan)
+
+    band(axes[1], steps, positive("fort_to_init"), label="to the initial kernel", color=PALETTE[4])
+    band(axes[1], steps, positive("fort_to_final"), label="to the final kernel", color=PALETTE[5])
+    log_axis(axes[1], "y")
+    axes[1].set(ylabel="Fort et al.'s kernel distance", title="Fort et al.'s distance")
     band(axes[2], steps, 100 * rows("kernel_error"), label="kernel regression with Θ_t", color=PALETTE[0])
     band(axes[2], steps, 100 * rows("network_error"), label="centred network", color="black", marker="x")
     axes[2].set(ylabel="test error (%)", title="test error")

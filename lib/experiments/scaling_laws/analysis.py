@@ -190,8 +190,8 @@ def fit_range_sensitivity(x: Sequence[float], runs: LearnerRuns, *, metric: str 
     x = np.asarray(x)
     k = len(x)
     part = max(3, (k + 1) // 2)
-    windows = {"all sizes": slice(0, k), "without the smallest": slice(1, k), "without the largest": slice(0, k - 1),
-               "smaller sizes": slice(0, part), "larger sizes": slice(k - part, k)}
+    windows = {"all": slice(0, k), "drop smallest": slice(1, k), "drop largest": slice(0, k - 1),
+               "lower part": slice(0, part), "upper part": slice(k - part, k)}
     out = {}
     for name, window in windows.items():
         if len(x[window]) >= 2:
