@@ -150,10 +150,15 @@ def test_publish_numbers_figures_and_drops_noise(tmp_path):
     path = tmp_path / "x.ipynb"
     nbformat.write(nb, path)
     publish(path)
-    out = nbformat.read(path, as_version=4).cells[0]
+    cells = nbformat.read(path, as_version=4).cells
+    # the figure gets a cell of its own (myst-nb would wrap every output of the cell in the same labelled figure)
+    assert len(cells) == 3 and cells[0].source == "show()" and cells[0].outputs == []
+    out = cells[1]
     assert out.metadata["mystnb"] == {"figure": {"name": "fig-ch9-demo", "caption": "What to see."},
                                       "image": {"alt": "A line going up."}}
-    assert [o.get("name") for o in out.outputs if o.output_type == "stream"] == ["stdout"]
+    assert len(out.outputs) == 1 and "remove-input" in out.metadata["tags"]
+    assert [o.get("name") for o in cells[2].outputs if o.output_type == "stream"] == ["stdout"]
+    assert "mystnb" not in cells[0].metadata and "mystnb" not in cells[2].metadata
     cell.outputs.append(cell.outputs[1])
     nbformat.write(nb, path)
     with pytest.raises(SystemExit, match="one figure per code cell"):

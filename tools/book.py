@@ -128,7 +128,9 @@ def publish(notebook: Path) -> None:
 
     nb = nbformat.read(notebook, as_version=4)
     dropped: list[str] = []
+    cells = []
     for index, cell in enumerate(nb.cells):
+        cells.append(cell)
         if cell.cell_type != "code":
             continue
         kept = []
@@ -149,9 +151,23 @@ def publish(notebook: Path) -> None:
                              "so that each gets its own number, caption and alt text.")
         if figures:
             figure = figures[0]
-            mystnb = cell.metadata.setdefault("mystnb", {})
+            at = next(i for i, o in enumerate(kept) if "ntk_book_figure" in (o.get("metadata") or {}))
+            target = cell
+            if len(kept) > 1:
+                # myst-nb applies a cell's figure options to every output of the cell (each would become a
+                # figure with the same label): the figure gets a cell of its own, the other outputs stay around it
+                cell.outputs = kept[:at]
+                target = nbformat.v4.new_code_cell("", metadata={"tags": ["remove-input"]})
+                target.outputs = [kept[at]]
+                cells.append(target)
+                if kept[at + 1:]:
+                    rest = nbformat.v4.new_code_cell("", metadata={"tags": ["remove-input"]})
+                    rest.outputs = kept[at + 1:]
+                    cells.append(rest)
+            mystnb = target.metadata.setdefault("mystnb", {})
             mystnb["figure"] = {"name": figure["name"], "caption": figure["caption"]}
             mystnb["image"] = {"alt": figure["alt"]}
+    nb.cells = cells
     noise = [line for line in dropped if line]
     if noise:
         print(f"[book] {notebook.name}: dropped {len(dropped)} stderr output(s) from the page "
