@@ -50,29 +50,28 @@ def data_scaling(sizes: Sequence[int], learners: Mapping[str, LearnerRuns]) -> p
     return fig
 
 
+def _grouped_intervals(ax: plt.Axes, groups: Sequence[str], fits: Mapping[str, Sequence[ExponentFit]]) -> None:
+    """One interval marker per learner in each group along x, side by side (``fits[learner][group]``)."""
+    width = 0.8 / max(1, len(fits))
+    for j, (name, row) in enumerate(fits.items()):
+        color, label = _style(name)
+        xs = np.arange(len(groups)) + (j - (len(fits) - 1) / 2) * width
+        interval_markers(ax, xs, [f.exponent for f in row], [f.low for f in row], [f.high for f in row],
+                         label=label, color=color)
+
+
 def exponent_summary(by_metric: Mapping[str, Mapping[str, ExponentFit]],
                      sensitivity: Mapping[str, Mapping[str, ExponentFit]]) -> plt.Figure:
     """Left: each learner's exponent per metric with its interval. Right: exponents over sub-ranges of ``n``."""
     fig, (left, right) = panels(2)
     metrics = list(by_metric)
     names = list(next(iter(by_metric.values())))
-    width = 0.8 / max(1, len(names))
-    for j, name in enumerate(names):
-        color, label = _style(name)
-        xs = np.arange(len(metrics)) + (j - (len(names) - 1) / 2) * width
-        fits = [by_metric[m][name] for m in metrics]
-        interval_markers(left, xs, [f.exponent for f in fits], [f.low for f in fits], [f.high for f in fits],
-                         label=label, color=color)
+    _grouped_intervals(left, metrics, {name: [by_metric[m][name] for m in metrics] for name in names})
     left.set_xticks(range(len(metrics)), metrics)
     left.set(ylabel="data-scaling exponent α (error ∝ n^−α)", title="exponents, all sizes")
     left.legend(fontsize=8)
     windows = list(next(iter(sensitivity.values())))
-    for j, name in enumerate(sensitivity):
-        color, label = _style(name)
-        xs = np.arange(len(windows)) + (j - (len(sensitivity) - 1) / 2) * width
-        fits = [sensitivity[name][w] for w in windows]
-        interval_markers(right, xs, [f.exponent for f in fits], [f.low for f in fits], [f.high for f in fits],
-                         label=label, color=color)
+    _grouped_intervals(right, windows, {name: [sensitivity[name][w] for w in windows] for name in sensitivity})
     right.set_xticks(range(len(windows)), [w.replace(" (", "\n(") for w in windows], fontsize=7)
     right.set(ylabel="exponent α of the test error", title="sensitivity to the fitted range of n")
     fig.tight_layout()
