@@ -231,7 +231,13 @@ def exponent_table(by_metric: Mapping[str, Mapping[str, ExponentFit]]) -> str:
     return "\n".join(lines)
 
 
-_WORDS = dict(larger="higher than", smaller="lower than", same="not distinguishable from", fmt=".3f")
+_WORDS = dict(larger="higher than", smaller="lower than", same="not distinguishable from", fmt=".1f", unit=" pt")
+
+
+def _points(interval: Interval) -> Interval:
+    """A difference of error rates in percentage points."""
+    return Interval(100 * interval.estimate, 100 * interval.low, 100 * interval.high, interval.confidence,
+                    interval.n, interval.p_value, interval.method)
 _GAP = dict(larger="positive", smaller="negative", same="not distinguishable from zero", fmt=".3f")
 
 
@@ -248,12 +254,15 @@ def data_scaling_summary(scaling: DataScaling, sizes: ScalingSizes) -> dict:
     spread = max(f.exponent for f in centred.values()) - min(f.exponent for f in centred.values())
     width = float(np.mean([f.high - f.low for f in centred.values()]))
     assessed = all(iv.n >= 3 for iv, _ in scaling.centred_vs_infinite)
+    gap_value = gaps["centred − infinite"][0].estimate
     lower_everywhere = assessed and all(iv.high < 0 and p <= 0.05 for iv, p in scaling.centred_vs_infinite)
     higher_everywhere = assessed and all(iv.low > 0 and p <= 0.05 for iv, p in scaling.centred_vs_infinite)
     level = ("lower than the infinite NTK's at every size: in level, the network beats its kernel"
              if lower_everywhere else
              "higher than the infinite NTK's at every size: a fully connected network trained with Adam does not "
-             "beat its kernels at these sizes, in line with Lee et al. {cite}`lee2020finite`"
+             "beat its kernels at these sizes, consistent with Lee et al. {cite}`lee2020finite`, who find that "
+             "infinite-width kernels often beat finite fully connected networks trained without large learning "
+             "rates, L2 regularization or ensembling"
              if higher_everywhere else
              "neither lower nor higher than the infinite NTK's at every size (the verdict per size is in Experiment 1)")
 
@@ -266,22 +275,25 @@ def data_scaling_summary(scaling: DataScaling, sizes: ScalingSizes) -> dict:
         draws=f"{sizes.draws} data draws × {sizes.seeds} seeds",
         err_u=at["network (uncentred)"][-1], err_c=at["network (centred)"][-1], err_e=at["empirical_ntk"][-1],
         err_i=at["infinite_ntk"][-1], level=level,
-        vs_inf=describe(last, adjusted_p=p_last, what="the infinite NTK's", **_WORDS),
-        vs_inf_small=describe(first, adjusted_p=p_first, what="the infinite NTK's", **_WORDS),
-        vs_emp=describe(last_e, adjusted_p=p_last_e, what="the empirical NTK's", **_WORDS),
-        f0_words=describe(f0, adjusted_p=p_f0, what="the centred network's", **_WORDS), f0_points=100 * f0.estimate,
+        vs_inf=describe(_points(last), adjusted_p=p_last, what="the infinite NTK's", **_WORDS),
+        vs_inf_small=describe(_points(first), adjusted_p=p_first, what="the infinite NTK's", **_WORDS),
+        vs_emp=describe(_points(last_e), adjusted_p=p_last_e, what="the empirical NTK's", **_WORDS),
+        f0_words=describe(_points(f0), adjusted_p=p_f0, what="the centred network's", **_WORDS),
+        f0_points=100 * f0.estimate,
         a_u=e["network (uncentred)"].text(), a_c=e["network (centred)"].text(), a_e=e["empirical_ntk"].text(),
         a_i=e["infinite_ntk"].text(), gap_ci=gap("centred − infinite", **_GAP),
         gap_ce=gap("centred − empirical", **_GAP), gap_uc=gap("uncentred − centred", **_GAP),
         gap_uc_value=gaps["uncentred − centred"][0].estimate,
         exponent_verdict=gap("centred − infinite", larger="larger than", smaller="smaller than",
                              same="not distinguishable from", what="the infinite-width NTK's"),
-        range_words=(f"moves by {spread:.2f} between sub-ranges of n, more than the typical width of its interval "
-                     f"({width:.2f}), so we do not extrapolate it" if spread > width else
+        range_words=(f"moves by {spread:.2f} between sub-ranges of n ({spread / max(abs(gap_value), 1e-12):.1f} times "
+                     f"the network–kernel gap, and more than the typical width of its interval, {width:.2f}), so any "
+                     "ranking holds only for this range of n and we do not extrapolate it" if spread > width else
                      f"moves by {spread:.2f} between sub-ranges of n, less than the typical width of its interval "
                      f"({width:.2f})"),
         train_max=max(100 * r.train_error.mean(axis=0).max() for r in learners.values()),
-        diverged=scaling.diverged)
+        diverged=("no tuned network run diverged" if scaling.diverged == 0 else
+                  f"{scaling.diverged} tuned network runs diverged"))
 
 
 def spectral_summary(spectral: SpectralPrediction, sizes: ScalingSizes) -> dict:
@@ -294,9 +306,17 @@ def spectral_summary(spectral: SpectralPrediction, sizes: ScalingSizes) -> dict:
                     f"meas_{key}": spectral.measured_exponents[name].text(),
                     f"ratio_control_{key}": spectral.control_ratio[name],
                     f"ratio_test_{key}": spectral.test_ratio[name],
-                    f"regime_{key}": "β < 2b" if beta < 2 * b else "β ≥ 2b (the exponent is capped)"})
+                    f"regime_{key}": "β < 2b" if beta < 2 * b else "β ≥ 2b, where the exponent is capped"})
     ratios = list(spectral.control_ratio.values())
-    out.update(control_lo=min(ratios), control_hi=max(ratios))
+    n0, n1, m = spectral.sizes[0], spectral.sizes[-1], sizes.spectrum_points
+    # the pool average includes the n training images (error ≈ 0): a share n/M that grows with n
+    pool_bias = float(np.log((1 - n0 / m) / (1 - n1 / m)) / np.log(n1 / n0))
+    small_b = [k for k in ("e", "i") if out[f"b_{k}"] <= 1]
+    out.update(control_range=(f"{min(ratios):.2f}×" if abs(max(ratios) - min(ratios)) < 0.005 else
+                              f"{min(ratios):.2f}–{max(ratios):.2f}×"),
+               pool_bias=pool_bias,
+               b_caveat=(" The eigenvalues fall more slowly than 1/k (b ≤ 1), outside the range in which E ∝ p^(−β) is "
+                         "derived; the predicted curves solve the equations numerically." if small_b else ""))
     return out
 
 
@@ -307,19 +327,25 @@ def width_summary(width: WidthScaling) -> dict:
     out.update({f"dist_{p}": float(width.distance[p].mean(axis=0)[-1]) for p in width.distance})
     out.update({f"dist_inf_{p}": float(width.distance_to_infinite[p].mean(axis=0)[-1])
                 for p in (Parametrization.STANDARD.value, Parametrization.NTK.value)})
-    lazy = [p for p in (Parametrization.STANDARD.value, Parametrization.NTK.value)
-            if width.slopes[p].verdict is Verdict.SMALLER and width.slopes[p].n >= 3]
+    names = {Parametrization.STANDARD.value: "standard", Parametrization.NTK.value: "NTK",
+             Parametrization.MEAN_FIELD.value: "mean-field"}
+    order = sorted(width.slopes, key=lambda p: width.slopes[p].estimate)
+    falling = [p for p in order if width.slopes[p].verdict is Verdict.SMALLER and width.slopes[p].n >= 3]
     mean_field = width.slopes[Parametrization.MEAN_FIELD.value]
-    steeper = [p for p in lazy if width.slopes[p].high < mean_field.low]
-    if len(lazy) == 2 and len(steeper) == 2:
-        verdict = ("Under one step rule both the standard and the NTK networks approach their linearizations as they "
-                   "widen, measurably faster than the mean-field network: laziness follows the step relative to the "
-                   "stability limit and the output scale, not the standard/NTK label")
-    elif lazy:
-        verdict = (f"Only the {' and the '.join(lazy)} network{'s' if len(lazy) > 1 else ''} approach their "
-                   "linearizations measurably as they widen, and not measurably faster than the mean-field network")
-    else:
+    lazy_faster = all(width.slopes[p].high < mean_field.low
+                      for p in (Parametrization.STANDARD.value, Parametrization.NTK.value))
+    if not falling:
         verdict = "No parametrization approaches its linearization measurably over these widths and seeds"
+    else:
+        verdict = (f"At η = N/λ_max the distance falls with width for the {', '.join(names[p] for p in falling)} "
+                   f"network{'s' if len(falling) > 1 else ''} (fastest first)")
+        if lazy_faster:
+            verdict += "; the standard and NTK networks approach their linearizations measurably faster than the " \
+                       "mean-field one"
+        if Parametrization.MEAN_FIELD.value in falling:
+            verdict += (". The mean-field network's distance falls too, over these widths and steps, unlike the "
+                        "O(1) feature movement of the mean-field limit; only one step rule (c = 1) was run, so this "
+                        "does not say how the picture changes with the step")
     out.update(width_max=width.widths[-1], width_n=width.n, verdict=verdict)
     return out
 
@@ -342,9 +368,7 @@ def evolution_summary(evolution: KernelEvolution, sizes: ScalingSizes) -> dict:
     out.update(block_start=mean("block_deviation", 0), block_end=mean("block_deviation", 1),
                n_after=evolution.after_sizes[-1], width=sizes.width, evolution_n=sizes.evolution_train,
                log_scale=log_scale, half_fraction=evolution.half_fraction, evolution_steps=evolution.steps,
-               pace=("a fast early phase, as Fort et al. describe; we do not see the kernel evolving through most of "
-                     "training as Vyas et al. report for their networks" if evolution.half_fraction <= 0.25 else
-                     "the kernel keeps moving through a large part of training, as Vyas et al. report"),
+               pace=_pace(evolution),
                shape_or_scale="more in scale than in shape" if log_scale > shape else "more in shape than in scale",
                after=describe(level, adjusted_p=p, larger="higher than", smaller="lower than",
                               same="not distinguishable from", what="the initial kernel's", fmt=".3f"),
@@ -365,3 +389,17 @@ def findings_summary(scaling: DataScaling, spectral: SpectralPrediction, width: 
             raise KeyError(f"Summary keys defined twice: {sorted(clash)}.")
         merged.update(part)
     return merged
+
+
+def _pace(evolution: KernelEvolution) -> str:
+    """When Fort et al.'s distance to the final kernel halves, bracketed by the checkpoints that observe it."""
+    marks = np.asarray(evolution.records[0]["steps"], dtype=float)
+    to_final = stack(evolution.records, "fort_to_final").mean(axis=0)
+    at = int(np.argmax(to_final <= to_final[0] / 2))
+    low, high = marks[max(at - 1, 0)] / marks[-1], marks[at] / marks[-1]
+    bracket = f"between the checkpoints at {low:.0%} and {high:.0%} of the {int(marks[-1])} steps"
+    if high <= 0.25:
+        return f"it halves {bracket}: a fast early phase, as Fort et al. describe"
+    if low >= 0.25:
+        return f"it halves {bracket}: the kernel keeps moving through much of training"
+    return f"it halves {bracket}, which does not separate a fast early phase from steady drift"
