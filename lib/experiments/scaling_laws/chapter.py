@@ -337,7 +337,9 @@ def width_summary(width: WidthScaling) -> dict:
     if not falling:
         verdict = "No parametrization approaches its linearization measurably over these widths and seeds"
     else:
-        verdict = (f"At η = N/λ_max the distance falls with width for the {', '.join(names[p] for p in falling)} "
+        listed = [names[p] for p in falling]
+        listed = ", ".join(listed[:-1]) + " and " + listed[-1] if len(listed) > 1 else listed[0]
+        verdict = (f"At η = N/λ_max the distance falls with width for the {listed} "
                    f"network{'s' if len(falling) > 1 else ''} (fastest first)")
         if lazy_faster:
             verdict += "; the standard and NTK networks approach their linearizations measurably faster than the " \
@@ -370,8 +372,8 @@ def evolution_summary(evolution: KernelEvolution, sizes: ScalingSizes) -> dict:
                log_scale=log_scale, half_fraction=evolution.half_fraction, evolution_steps=evolution.steps,
                pace=_pace(evolution),
                shape_or_scale="more in scale than in shape" if log_scale > shape else "more in shape than in scale",
-               after=describe(level, adjusted_p=p, larger="higher than", smaller="lower than",
-                              same="not distinguishable from", what="the initial kernel's", fmt=".3f"),
+               after=describe(_points(level), adjusted_p=p, larger="higher than", smaller="lower than",
+                              same="not distinguishable from", what="the initial kernel's", fmt=".1f", unit=" pt"),
                after_exponent=describe(evolution.after_exponent, larger="larger than", smaller="smaller than",
                                        same="not distinguishable from", what="the initial kernel's", fmt=".3f"))
     return out
