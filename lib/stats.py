@@ -17,37 +17,38 @@ References for the methods: Student's paired t-interval (df = n − 1); percenti
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats as scipy_stats
 
+from lib.options import Option
+
 __all__ = ["Interval", "Verdict", "TrendMethod", "PairedMethod", "paired_difference", "trend", "holm", "bootstrap_rows",
            "verdict_of", "describe", "mean_interval"]
 
 
-class Verdict(str, enum.Enum):
+class Verdict(Option):
     """What an interval for a difference (or a slope) says about its sign."""
 
-    LARGER = "larger"
-    SMALLER = "smaller"
-    INDISTINGUISHABLE = "not distinguishable"
+    LARGER = "larger", "the whole interval lies above the null value"
+    SMALLER = "smaller", "the whole interval lies below the null value"
+    INDISTINGUISHABLE = "not distinguishable", "the interval contains the null value"
 
 
-class PairedMethod(str, enum.Enum):
-    """How :func:`paired_difference` builds its interval: ``"t"`` (Student, df = n − 1) or ``"bootstrap"``."""
+class PairedMethod(Option):
+    """How :func:`paired_difference` builds its interval."""
 
-    T = "t"
-    BOOTSTRAP = "bootstrap"
+    T = "t", "Student t-interval on the differences, n − 1 degrees of freedom"
+    BOOTSTRAP = "bootstrap", "percentile bootstrap over the pairs"
 
 
-class TrendMethod(str, enum.Enum):
-    """The x-axis of :func:`trend`: ``"log"`` fits ``y = a + b·log10 x``; ``"linear"`` fits ``y = a + b·x``."""
+class TrendMethod(Option):
+    """The x-axis of :func:`trend`."""
 
-    LOG = "log"
-    LINEAR = "linear"
+    LOG = "log", "fit y = a + b·log10 x (slope per decade)"
+    LINEAR = "linear", "fit y = a + b·x (slope per unit)"
 
 
 @dataclass(frozen=True)

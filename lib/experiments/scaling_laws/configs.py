@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import enum
 from dataclasses import asdict, dataclass
 
 import torch
 
 from lib.experiments import optional_runs
+from lib.options import Option
 from lib.profiles import pick_profile
 
 #: Tasks: name -> (dataset, classes or None for all, description).
@@ -27,33 +27,33 @@ TUNING_DRAW = 1000
 BATCH = 128
 
 
-class Recipe(str, enum.Enum):
+class Recipe(Option):
     """How the trained network's function is defined (module docstring)."""
 
-    UNCENTRED = "uncentred"
-    CENTRED = "centred"
+    UNCENTRED = "uncentred", "the network as initialised, carrying its random initial function f₀"
+    CENTRED = "centred", "f − f₀: zero at initialization, the function the kernel predictors describe"
 
 
-class Kernel(str, enum.Enum):
-    """The kernel predictors: empirical NTK at initialization, infinite-width NTK of the same parametrization."""
+class Kernel(Option):
+    """The kernel predictors."""
 
-    EMPIRICAL = "empirical_ntk"
-    INFINITE = "infinite_ntk"
-
-
-class Parametrization(str, enum.Enum):
-    """Parametrizations of the width experiment: standard, NTK, and mean-field (μP for one hidden layer)."""
-
-    STANDARD = "standard"
-    NTK = "ntk"
-    MEAN_FIELD = "mean_field"
+    EMPIRICAL = "empirical_ntk", "the network's empirical NTK at initialization, averaged over outputs"
+    INFINITE = "infinite_ntk", "the infinite-width NTK of the same parametrization and width"
 
 
-class Split(str, enum.Enum):
-    """Where errors are measured: the validation split of the tuning draw, or the test set."""
+class Parametrization(Option):
+    """Parametrizations of the width experiment (one hidden layer)."""
 
-    VALIDATION = "validation"
-    TEST = "test"
+    STANDARD = "standard", "weights N(0, σ²/fan_in), gradients with respect to them"
+    NTK = "ntk", "weights N(0, 1) scaled by σ/√fan_in in the forward pass"
+    MEAN_FIELD = "mean_field", "NTK parametrization with the readout scaled by 1/width (μP for one hidden layer)"
+
+
+class Split(Option):
+    """Where errors are measured."""
+
+    VALIDATION = "validation", "the validation split of the tuning draw"
+    TEST = "test", "the test set of an evaluation draw"
 
 
 @dataclass(frozen=True)
