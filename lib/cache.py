@@ -26,7 +26,9 @@ Safety:
   NumPy arrays and scalars are converted to tensors and Python numbers. A result of
   another type is returned to the caller but not stored (with a warning).
 
-The default root is ``$NTK_BOOK_RESULTS`` or ``results/`` in the checkout.
+The default root is ``$NTK_BOOK_RESULTS`` or ``results/`` in the checkout. With ``$NTK_BOOK_RESULTS_LOG``
+set to a file, the path of every entry read or written is appended to it (``tools/book.py`` uses this to
+publish exactly the results a build rendered, :mod:`lib.results_archive`).
 """
 
 from __future__ import annotations
@@ -44,11 +46,14 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, is_dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from lib.paths import default_results_root
+
+if TYPE_CHECKING:
+    from lib.sweeps import Executor
 
 __all__ = ["ResultsCache", "code_version", "config_key", "lib_import_closure"]
 
@@ -189,6 +194,18 @@ def _storable(obj: Any) -> Any:
                     "numbers, bool, None, tensors, NumPy arrays)")
 
 
+def _note_used(path: Path) -> None:
+    """Append ``path`` to ``$NTK_BOOK_RESULTS_LOG`` if it is set (the entries a build used)."""
+    log = os.environ.get("NTK_BOOK_RESULTS_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(f"{path.resolve()}\n")
+
+
+def _canonical_json(config: Any) -> str:
+    return json.dumps(_canonical(config), sort_keys=True, separators=(",", ":"))
+
+
 def config_key(experiment: str, config: Any, code: str) -> str:
     """The cache key: SHA-256 of the canonical JSON of experiment, config and code version."""
     payload = json.dumps({"experiment": experiment, "config": _canonical(config), "code": code},
@@ -204,13 +221,25 @@ class ResultsCache:
         >>> result = cache.run(train_and_measure, {"width": 256, "seed": 0})  # doctest: +SKIP
 
     Args:
-        root: folder for results; default ``$NTK_BOOK_RESULTS`` or ``<checkout>/results``.
-        enabled: ``False`` recomputes everything and stores nothing.
+        root: folder for results; default ``$NTK_BOOK_RESULTS`` or ``<checkout>/results``. With a cluster
+            executor, every worker must be able to write it (a shared filesystem).
+        enabled: ``False`` recomputes everything and stores nothing (in this process).
+        executor: where :meth:`sweep` computes missing configs: :class:`lib.sweeps.InProcess` (default) or
+            :class:`lib.sweeps.DaskCluster`. :meth:`run` always computes in this process.
     """
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, *, enabled: bool = True) -> None:
+    def __init__(self, root: str | os.PathLike[str] | None = None, *, enabled: bool = True,
+                 executor: Executor | None = None) -> None:
+        from lib.sweeps import Executor, InProcess
+
+        if executor is not None and not isinstance(executor, Executor):
+            raise TypeError(f"executor must be a lib.sweeps.Executor (InProcess() or DaskCluster(...)), "
+                            f"got {type(executor).__name__}.")
+        if executor is not None and not enabled and not isinstance(executor, InProcess):
+            raise ValueError("A cluster executor stores results in the cache; it cannot run with enabled=False.")
         self.root = Path(root) if root is not None else default_results_root()
         self.enabled = enabled
+        self.executor = executor if executor is not None else InProcess()
 
     def path_for(self, fn: Callable[..., Any], config: Any, *, name: str | None = None) -> Path:
         """Where the result of ``fn(config)`` is (or would be) stored."""
@@ -239,6 +268,7 @@ class ResultsCache:
                 warnings.warn(f"The result of {path.parent.name} was computed but not cached: {error}.", stacklevel=2)
                 return result
             self._atomic_save({"config": _canonical(config), "result": stored}, path)
+            _note_used(path)
         return result
 
     def _load(self, path: Path, config: Any) -> tuple[bool, Any]:
@@ -259,6 +289,7 @@ class ResultsCache:
             warnings.warn(f"Results cache entry {path} could not be read ({type(error).__name__}: {error}); "
                           f"it was {where} and the result is recomputed.", stacklevel=3)
             return False, None
+        _note_used(path)
         return True, payload["result"]
 
     @staticmethod
@@ -286,21 +317,62 @@ class ResultsCache:
     ) -> list[Any]:
         """Run ``fn`` over ``configs`` through the cache; finished configs are never redone.
 
-        A sweep that is interrupted keeps every result it finished; calling it again
-        computes only the rest. Results come back in the order of ``configs``.
+        This process (the *driver*) computes every key with its own code version, reads the finished results
+        (a corrupt entry is moved aside and recomputed) and sends only the missing configs to
+        :attr:`executor`, which stores each result under the driver's key (:mod:`lib.sweeps`). A sweep that is
+        interrupted keeps every result it finished; calling it again computes only the rest. Results come back
+        in the order of ``configs``.
+
+        Raises:
+            lib.sweeps.SweepError: some configs raised; it lists them with their configs, after every other
+                config has finished and been stored.
         """
+        from lib.sweeps import SweepError, Task
+
         configs = list(configs)
-        done = sum(self.contains(fn, c, name=name) for c in configs)
+        if not self.enabled:
+            return [fn(config) for config in configs]
+        experiment = name or f"{fn.__module__}.{fn.__qualname__}".replace("<", "").replace(">", "")
+        code = code_version(fn)
+        results: list[Any] = [None] * len(configs)
+        missing: dict[Path, list[int]] = {}  # path -> indices of configs (duplicates computed once)
+        for index, config in enumerate(configs):
+            path = self.path_for(fn, config, name=name)
+            if path in missing:
+                missing[path].append(index)
+                continue
+            if path.exists():
+                found, result = self._load(path, config)
+                if found:
+                    results[index] = result
+                    continue
+            missing[path] = [index]
+        if missing:
+            self._check_writable(next(iter(missing)).parent)
+        tasks = [Task(fn, configs[indices[0]], str(path), code, _canonical(configs[indices[0]]))
+                 for path, indices in missing.items()]
         from tqdm.auto import tqdm
 
-        results = []
-        with tqdm(total=len(configs), initial=done, desc=desc or getattr(fn, "__name__", "sweep"),
-                  disable=not progress) as bar:
-            for config in configs:
-                cached = self.contains(fn, config, name=name)
-                results.append(self.run(fn, config, name=name))
-                if not cached:
-                    bar.update(1)
+        with tqdm(total=len(configs), initial=len(configs) - sum(map(len, missing.values())),
+                  desc=desc or getattr(fn, "__name__", "sweep"), disable=not progress) as bar:
+            failures = self.executor.run(tasks, on_done=lambda i: bar.update(len(missing[Path(tasks[i].path)])))
+        failed = {_canonical_json(f.config) for f in failures}
+        for path, indices in missing.items():
+            if _canonical_json(configs[indices[0]]) in failed:
+                continue
+            if not path.exists():
+                raise FileNotFoundError(
+                    f"A worker reported the result of {experiment} for {configs[indices[0]]!r} stored at {path}, but "
+                    "this process cannot see it: the results root must be a folder shared by the driver and every "
+                    "worker (set NTK_BOOK_RESULTS or ResultsCache(root=...) to a shared path).")
+            found, result = self._load(path, configs[indices[0]])
+            if not found:
+                raise RuntimeError(f"The stored result {path} of {experiment} was unreadable right after it was "
+                                   "written; run the sweep again.")
+            for index in indices:
+                results[index] = result
+        if failures:
+            raise SweepError(experiment, failures, len(configs))
         return results
 
     @staticmethod

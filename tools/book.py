@@ -214,6 +214,23 @@ def record_measured_runtimes(source: Path, records: list[dict]) -> Path:
     return path
 
 
+def publish_results(used: Path, html: Path, profile: str) -> Path | None:
+    """Pack the results this build rendered into ``<html>/_static/results-<profile>.zip`` (JSON, no pickle;
+    :mod:`lib.results_archive`), so a reader can install them and re-render a chapter without recomputing."""
+    from lib.paths import default_results_root
+    from lib.results_archive import export_archive
+
+    if not used.exists():
+        print("[book] no results-cache entries were used: nothing to publish", flush=True)
+        return None
+    entries = sorted(set(used.read_text(encoding="utf-8").split()))
+    target = html / "_static" / f"results-{profile}.zip"
+    count = export_archive(entries, default_results_root(), target,
+                           note=f"profile {profile}; {machine_description()}")
+    print(f"[book] published {count} results ({target.stat().st_size / 2**20:.1f} MiB) as {target}", flush=True)
+    return target
+
+
 def render(site: Path) -> Path:
     config = yaml.safe_load((site / "_config.yml").read_text())
     config.setdefault("execute", {})["execute_notebooks"] = "off"  # papermill already ran them
@@ -333,12 +350,16 @@ def main(argv: list[str] | None = None) -> None:
     site = out / "site"
     started = time.perf_counter()
     copy_sources(args.source, site)
+    used = out / "results-used.txt"  # every results-cache entry the chapters read or wrote (lib.cache)
+    used.unlink(missing_ok=True)
+    os.environ["NTK_BOOK_RESULTS_LOG"] = str(used)
     records = run_chapters(args.source, site, args.profile, args.seed)
     write_status(site, records, args.profile)
     if args.record_runtimes:
         record_measured_runtimes(args.source, records)
     if args.command == "build":
         index = render(site)
+        publish_results(used, index.parent, args.profile)
         print(f"[book] built in {time.perf_counter() - started:.0f} s. Open {index}")
     else:
         print(f"[book] executed {len(records)} chapter(s) in {time.perf_counter() - started:.0f} s into {site}")

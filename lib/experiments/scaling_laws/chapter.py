@@ -20,7 +20,7 @@ from lib.records import stack
 from lib.scaling import ExponentFit
 from lib.stats import Interval, Verdict, describe, holm, mean_interval
 
-__all__ = ["Tuning", "tune", "DataScaling", "data_scaling", "SpectralPrediction", "spectral_prediction",
+__all__ = ["run_chapter", "Tuning", "tune", "DataScaling", "data_scaling", "SpectralPrediction", "spectral_prediction",
            "WidthScaling", "width_scaling", "KernelEvolution", "kernel_evolution"]
 
 
@@ -405,3 +405,15 @@ def _pace(evolution: KernelEvolution) -> str:
     if low >= 0.25:
         return f"it halves {bracket}: the kernel keeps moving through much of training"
     return f"it halves {bracket}, which does not separate a fast early phase from steady drift"
+
+
+def run_chapter(profile: str, device: torch.device, cache: ResultsCache, *, seed: int = 0) -> None:
+    """Run every sweep of Chapter 5 in the notebook's order (``tools/sweep.py`` calls this to fill ``cache``;
+    the notebook then renders from it). ``seed`` is the first evaluation draw, as in the notebook."""
+    sizes = configs.sizes_for(profile)
+    task = configs.tasks_to_run(sizes, profile=profile, device=device)[0][0]
+    tuning = tune(sizes, task, device, cache)
+    scaling = data_scaling(sizes, task, device, cache, tuning, first=seed)
+    spectral_prediction(sizes, task, device, cache, tuning, scaling, first=seed)
+    width_scaling(sizes, task, device, cache, first=seed)
+    kernel_evolution(sizes, task, device, cache, tuning, first=seed)
