@@ -36,3 +36,14 @@ def kills_its_worker_once(config: dict) -> dict:
         marker.write_text("killed once")
         os._exit(1)  # the worker process dies mid-task, as on an out-of-memory kill or a lost node
     return square(config)
+
+
+def run_chapter(profile: str, device, cache, *, seed: int = 0) -> None:
+    """A two-stage 'chapter' for the tools/sweep.py test: the second stage's configs depend on the first's results."""
+    import os as _os
+
+    log = _os.environ["SWEEP_TEST_LOG"]
+    first = cache.sweep(square, [{"i": i, "log": log, "profile": profile, "seed": seed} for i in range(3)],
+                        desc="stage 1")
+    cache.sweep(fails_on_three, [{"i": r["value"], "log": log} for r in first] + [{"i": 3, "log": log}],
+                desc="stage 2")

@@ -166,3 +166,22 @@ def test_driver_killed_and_restarted_resumes_from_finished_results(tmp_path):
     again = computed(tmp_path)[len(first):]
     assert len(again) == 8 - finished, f"finished configs must not be recomputed: {first} then {again}"
     assert not list((tmp_path / "results").rglob("*.tmp")), "no half-written result"
+
+
+@pytest.mark.slow
+def test_sweep_command_runs_a_chapter_on_a_local_cluster_and_reports_failures(tmp_path, monkeypatch, capsys):
+    sys.path.insert(0, str(REPO / "tools"))
+    import sweep as command
+
+    import lib.experiments.registry as registry
+
+    monkeypatch.setattr(registry, "chapter_runner", lambda chapter: ex.run_chapter)
+    monkeypatch.setenv("SWEEP_TEST_LOG", str(tmp_path / "log.txt"))
+    args = ["5", "--profile", "quick", "--device", "cpu", "--scheduler", "local", "--workers", "2",
+            "--results", str(tmp_path / "results")]
+    assert command.main(args) == 1, "a failed config makes the command fail"
+    err = capsys.readouterr().err
+    assert "1 of 4 configs" in err and "'i': 3" in err
+    assert sorted(computed(tmp_path)) == [0, 0, 1, 1, 2, 4]
+    assert command.main(args[:-2] + ["--scheduler", "in-process", "--results", str(tmp_path / "results")]) == 1
+    assert sorted(computed(tmp_path)) == [0, 0, 1, 1, 2, 4], "a rerun computes only what failed"

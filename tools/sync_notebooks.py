@@ -46,7 +46,8 @@ SETUP_CELL = '''\
 # On Colab this fetches the book at the version this page was built from and installs its `lib` package;
 # elsewhere it does nothing. To keep computed results on Google Drive, so that a disconnect costs nothing:
 KEEP_RESULTS_ON_DRIVE = False  # True: mount Google Drive and keep the results cache in MyDrive/ntk-book/results
-REPOSITORY, REF = "{url}", "{ref}"
+USE_PUBLISHED_RESULTS = False  # True: install the results the published site was rendered from (book profile)
+REPOSITORY, REF, SITE = "{url}", "{ref}", "{site}"
 import os
 import subprocess
 import sys
@@ -62,6 +63,10 @@ if "google.colab" in sys.modules:
 
         drive.mount("/content/drive")
         os.environ["NTK_BOOK_RESULTS"] = "/content/drive/MyDrive/ntk-book/results"
+    if USE_PUBLISHED_RESULTS:  # JSON only, nothing unpickled; used only if this lib version built the site
+        from lib.results_archive import install_archive
+
+        print(install_archive(f"{SITE}/_static/results-book.zip"), "published results installed")
     import torch
 
     if not torch.cuda.is_available():
@@ -88,8 +93,16 @@ def badge(url: str, ref: str, notebook: str) -> str:
             f"(https://colab.research.google.com/github/{slug}/blob/{ref}/{notebook})")
 
 
+def pages_url(url: str) -> str:
+    """The GitHub Pages address of the repository ``url`` (where ``.github/workflows/book.yml`` deploys)."""
+    match = re.match(r"^https?://github\.com/([^/]+)/([^/]+?)(?:\.git)?$", url)
+    if not match:
+        return url
+    return f"https://{match.group(1).lower()}.github.io/{match.group(2)}"
+
+
 def setup_source(url: str, ref: str) -> str:
-    return SETUP_CELL.replace("{url}", url).replace("{ref}", ref)
+    return SETUP_CELL.replace("{url}", url).replace("{ref}", ref).replace("{site}", pages_url(url))
 
 
 def _source(cell: dict) -> str:
