@@ -55,7 +55,7 @@ from lib.paths import default_results_root
 if TYPE_CHECKING:
     from lib.sweeps import Executor
 
-__all__ = ["ResultsCache", "code_version", "config_key", "lib_import_closure"]
+__all__ = ["ResultsCache", "code_version", "config_key", "lib_import_closure", "read_run_record", "run_record"]
 
 
 def _canonical(obj: Any) -> Any:
@@ -194,6 +194,22 @@ def _storable(obj: Any) -> Any:
                     "numbers, bool, None, tensors, NumPy arrays)")
 
 
+def run_record(seconds: float, config: Any = None) -> dict:
+    """What is stored next to a result about its run: wall-clock seconds and the hardware it ran on (the GPU's
+    name for a config whose ``"device"`` is CUDA); ``tools/sweep.py --report`` sums them per chapter."""
+    hardware = f"{os.cpu_count()} CPU cores"
+    device = config.get("device") if isinstance(config, Mapping) else None
+    if isinstance(device, str) and device.startswith("cuda") and torch.cuda.is_available():
+        hardware = torch.cuda.get_device_name(torch.device(device))
+    return {"seconds": round(seconds, 3), "hardware": hardware}
+
+
+def read_run_record(path: Path) -> dict:
+    """``{"seconds", "hardware"}`` stored with an entry (``{}`` for entries written before they were recorded)."""
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    return {k: payload[k] for k in ("seconds", "hardware") if k in payload}
+
+
 def _note_used(path: Path) -> None:
     """Append ``path`` to ``$NTK_BOOK_RESULTS_LOG`` if it is set (the entries a build used)."""
     log = os.environ.get("NTK_BOOK_RESULTS_LOG")
@@ -260,14 +276,16 @@ class ResultsCache:
                 if found:
                     return result
             self._check_writable(path.parent)
+        start = time.perf_counter()
         result = fn(config)
+        seconds = time.perf_counter() - start
         if self.enabled:
             try:
                 stored = _storable(result)
             except TypeError as error:
                 warnings.warn(f"The result of {path.parent.name} was computed but not cached: {error}.", stacklevel=2)
                 return result
-            self._atomic_save({"config": _canonical(config), "result": stored}, path)
+            self._atomic_save({"config": _canonical(config), "result": stored, **run_record(seconds, config)}, path)
             _note_used(path)
         return result
 

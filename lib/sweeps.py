@@ -115,10 +115,14 @@ def compute_and_store(task: Task) -> str:
             f"worker {_worker_name()} runs other code than the driver for {task.fn.__module__}.{task.fn.__qualname__} "
             f"(code version {here}, driver {task.code}); its result would be stored under the wrong key. Restart "
             "the workers from the driver's checkout (same lib version).")
-    result = task.fn(task.config)
-    from lib.cache import _storable
+    import time
 
-    ResultsCache._atomic_save({"config": task.canonical, "result": _storable(result)}, Path(task.path))
+    from lib.cache import _storable, run_record
+
+    start = time.perf_counter()
+    result = task.fn(task.config)
+    record = run_record(time.perf_counter() - start, task.config)
+    ResultsCache._atomic_save({"config": task.canonical, "result": _storable(result), **record}, Path(task.path))
     return task.path
 
 

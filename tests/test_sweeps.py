@@ -185,3 +185,20 @@ def test_sweep_command_runs_a_chapter_on_a_local_cluster_and_reports_failures(tm
     assert sorted(computed(tmp_path)) == [0, 0, 1, 1, 2, 4]
     assert command.main(args[:-2] + ["--scheduler", "in-process", "--results", str(tmp_path / "results")]) == 1
     assert sorted(computed(tmp_path)) == [0, 0, 1, 1, 2, 4], "a rerun computes only what failed"
+
+
+def test_run_time_is_stored_with_each_result_and_reported_per_chapter(tmp_path, capsys):
+    sys.path.insert(0, str(REPO / "tools"))
+    import sweep as command
+
+    from lib.cache import read_run_record
+
+    cache = ResultsCache(tmp_path / "results")
+    cache.sweep(ex.square, configs(tmp_path, 3, sleep=0.1), name="lib.experiments.scaling_laws.runs.fake",
+                progress=False)
+    records = [read_run_record(p) for p in (tmp_path / "results").rglob("*.pt")]
+    assert len(records) == 3 and all(r["seconds"] >= 0.1 and "CPU" in r["hardware"] for r in records)
+    assert command.main(["5", "--report", "--results", str(tmp_path / "results")]) == 0
+    out = capsys.readouterr().out
+    assert "runs.fake" in out and " 3 " in out
+    assert command.main(["2", "--report", "--results", str(tmp_path / "results")]) == 1
