@@ -7,7 +7,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: book test setup clean benchmark sync
+.PHONY: book test setup clean benchmark sync sweep
 
 book: $(STAMP)
 	$(PY) tools/book.py build --profile $(PROFILE)
@@ -18,6 +18,12 @@ test: $(STAMP)
 # Write _config.yml's repository (url, branch) into every chapter's Colab badge, setup cell and metadata.
 sync: $(STAMP)
 	$(PY) tools/sync_notebooks.py
+
+# Fill the results cache with one chapter's sweeps: make sweep CHAPTER=5 [PROFILE=book] [SCHEDULER=local|tcp://…]
+CHAPTER ?= 5
+SCHEDULER ?= in-process
+sweep: $(STAMP)
+	$(PY) tools/sweep.py $(CHAPTER) --profile $(PROFILE) --scheduler $(SCHEDULER)
 
 benchmark: $(STAMP)
 	$(PY) benchmarks/ntk_methods.py
