@@ -74,6 +74,25 @@ def test_trend_interval_coverage_with_independent_rows():
     assert 0.88 <= hits / 200 <= 0.99
 
 
+def test_trend_with_few_seeds_uses_t_and_keeps_its_coverage_where_the_bootstrap_does_not():
+    rng = np.random.default_rng(7)
+    x = np.array([32.0, 64.0, 128.0, 256.0, 512.0])
+    hits = {"auto": 0, "bootstrap": 0}
+    for i in range(300):
+        runs = 0.5 - 0.25 * np.log10(x) + rng.normal(0, 0.1, size=(5, 5))  # 5 seeds
+        for name in hits:
+            iv = trend(x, runs, interval=name, resamples=400, seed=i)
+            hits[name] += iv.low <= -0.25 <= iv.high
+    auto = trend(x, runs)
+    assert auto.n == 5 and "t over 5 repetitions" in auto.method
+    per_seed = [scipy_stats.linregress(np.log10(x), row).slope for row in runs]
+    ref = scipy_stats.ttest_1samp(per_seed, 0.0)
+    assert auto.p_value == pytest.approx(ref.pvalue, rel=1e-9)
+    assert auto.estimate == pytest.approx(np.mean(per_seed), rel=1e-12)
+    assert 0.91 <= hits["auto"] / 300 <= 0.99, hits
+    assert hits["bootstrap"] / 300 < 0.9, "the percentile bootstrap over 5 seeds under-covers (why auto uses t)"
+
+
 def test_cluster_bootstrap_is_wider_when_seeds_share_a_data_draw():
     rng = np.random.default_rng(6)
     x = np.array([10.0, 100.0, 1000.0])
