@@ -285,12 +285,16 @@ def train(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, loss: str
 
 def natural_gradient_step(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, *, learning_rate: float = 1.0,
                           damping: float = 1e-6, max_halvings: int = 10, loss_before: float | None = None,
-                          kernel_method: str = "auto", fixed_kernel: torch.Tensor | None = None) -> tuple[float, float]:
+                          kernel_method: str = "auto", fixed_kernel: torch.Tensor | None = None,
+                          kernel_fn: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
+                          ) -> tuple[float, float]:
     """One natural-gradient step on the mean squared error, in place (see :func:`train_natural_gradient`).
 
     Args:
         x: ``[N, ...]``; targets: ``[N, K]``.
         loss_before: the current mean loss, if known (saves a forward pass).
+        kernel_fn: computes the ``[N, N, K, K]`` kernel at the current parameters instead of
+            :func:`lib.ntk.empirical_ntk` (e.g. :func:`kernel_from_signals`, exact and cheap for wide MLPs).
 
     Returns:
         ``(η used, mean loss after the step)``.
@@ -311,7 +315,12 @@ def natural_gradient_step(model: nn.Module, x: torch.Tensor, targets: torch.Tens
 
     if loss_before is None and max_halvings > 0:
         loss_before = current_loss()
-    kernel = fixed_kernel if fixed_kernel is not None else empirical_ntk(model, x, method=kernel_method)
+    if fixed_kernel is not None:
+        kernel = fixed_kernel
+    elif kernel_fn is not None:
+        kernel = kernel_fn(model, x)
+    else:
+        kernel = empirical_ntk(model, x, method=kernel_method)
     absolute = damping * kernel_matrix(kernel).diagonal().mean().item()
     unit = gauss_newton_step(model, x, targets, loss="mse", learning_rate=1.0, damping=absolute,
                              kernel=kernel).direction
@@ -332,6 +341,7 @@ def train_natural_gradient(model: nn.Module, x: torch.Tensor, targets: torch.Ten
                            target_loss: float | None = None, progress: bool = False,
                            description: str = "natural gradient", kernel_method: str = "auto",
                            fixed_kernel: torch.Tensor | None = None,
+                           kernel_fn: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
                            callback: Callable[[int], None] | None = None) -> TrainingLog:
     """Natural gradient descent on the mean squared error, in place, full batch.
 
@@ -350,6 +360,7 @@ def train_natural_gradient(model: nn.Module, x: torch.Tensor, targets: torch.Ten
         fixed_kernel: an ``[N, N, K, K]`` kernel to use at every step instead of recomputing Θ —
             exact for a :class:`lib.ntk.LinearizedModel`, whose Jacobian never changes.
         kernel_method: the :func:`lib.ntk.empirical_ntk` method used for Θ.
+        kernel_fn: computes Θ ``[N, N, K, K]`` instead (see :func:`natural_gradient_step`).
         callback: called as ``callback(step)`` before the first step and after every step (its
             time is excluded from ``TrainingLog.times``).
 
@@ -394,7 +405,8 @@ def train_natural_gradient(model: nn.Module, x: torch.Tensor, targets: torch.Ten
     while not stop and step < max_steps:
         eta, loss_now = natural_gradient_step(model, x, targets, learning_rate=learning_rate, damping=damping,
                                               max_halvings=max_halvings, loss_before=loss_now,
-                                              kernel_method=kernel_method, fixed_kernel=fixed_kernel)
+                                              kernel_method=kernel_method, fixed_kernel=fixed_kernel,
+                                              kernel_fn=kernel_fn)
         step += 1
         log.step_sizes.append(eta)
         stop = record(step, loss_now)
@@ -406,3 +418,45 @@ def train_natural_gradient(model: nn.Module, x: torch.Tensor, targets: torch.Ten
     log.steps = step
     log.seconds = time.perf_counter() - clock.start
     return log
+
+
+def kernel_from_signals(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """The empirical NTK ``[N, N, K, K]`` of a feed-forward ``nn.Sequential`` (:mod:`lib.jacobian_change`) from its
+    layer signals, without forming the ``[NK, P]`` Jacobian."""
+    from lib.jacobian_change import jacobian_gram, layer_signals
+
+    signals = layer_signals(model, x)
+    n, k = signals.outputs.shape
+    return jacobian_gram(signals).reshape(n, k, n, k).permute(0, 2, 1, 3)
+
+
+def minibatch_natural_gradient_step(model: nn.Module, x: torch.Tensor, labels: torch.Tensor, *,
+                                    learning_rate: float, damping: float,
+                                    kernel_fn: Callable[[nn.Module, torch.Tensor], torch.Tensor] | None = None,
+                                    ) -> float:
+    """One damped natural-gradient step on the **mean** cross-entropy of the batch ``(x [B, d], labels [B])``, in place.
+
+    With the batch's Jacobian ``J [BK, P]``, output Hessian ``H`` (softmax blocks) and sum-loss gradient ``g = ∂/∂f``,
+    the Fisher (= GGN for softmax cross-entropy) of the mean loss is ``F = JᵀHJ / B`` and its gradient ``Jᵀg / B``, so
+
+        Δθ = −η (F + λI)⁻¹ Jᵀg / B = −η Jᵀ (HΘ + BλI)⁻¹ g,   Θ = JJᵀ  [BK, BK]
+
+    (push-through identity; :func:`lib.ntk.gauss_newton_step` solves it). ``damping`` is ``λ`` on the scale of the
+    mean loss's curvature, as for :func:`lib.kfac.kfac_step`. ``kernel_fn`` computes Θ ``[B, B, K, K]``
+    (default :func:`lib.ntk.empirical_ntk`). Returns the batch's mean loss before the step.
+    """
+    from lib.ntk import apply_step, empirical_ntk, gauss_newton_step
+
+    learning_rate = check_positive("learning_rate", learning_rate, fix="pass a step size such as 1.0")
+    damping = check_positive("damping", damping, fix="pass a damping λ > 0 such as 1e-3")
+    check_training_data(model, x, labels, "cross_entropy")
+    kernel = kernel_fn(model, x) if kernel_fn is not None else empirical_ntk(model, x)
+    with torch.no_grad():
+        before = training_loss(model(x), labels, "cross_entropy").item()
+    if not math.isfinite(before):
+        raise ValueError(f"The batch loss is {before}; the network has diverged (lower the learning rate or raise "
+                         "the damping).")
+    step = gauss_newton_step(model, x, labels, loss="cross_entropy", learning_rate=learning_rate,
+                             damping=x.shape[0] * damping, kernel=kernel)
+    apply_step(model, step.direction)
+    return before

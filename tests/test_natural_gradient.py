@@ -1,5 +1,6 @@
 """Natural-gradient training, warm-started spectral norms, step measurements and Chapter 2's
-experiments, against dense float64 references (torch.func Jacobians, closed forms)."""
+experiments (conditions and the teaching race), against dense float64 references (torch.func Jacobians,
+closed forms)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 import pytest
 import torch
 
-from lib.experiments import natural_gradient as ng
+from lib.experiments.natural_gradient import DAMPING, runs
 from lib.kernel_change import flat_parameters
 from lib.measure import heap_in_use, measure, peak_memory
 from lib.models import MLP
@@ -96,7 +97,7 @@ def test_training_times_exclude_callbacks(generator, which):
     else:
         log = train_natural_gradient(model, x, y, max_steps=4, callback=slow)
     assert len(log.times) == len(log.losses)
-    assert all(b >= a for a, b in zip(log.times, log.times[1:]))
+    assert all(b >= a for a, b in zip(log.times, log.times[1:], strict=False))
     assert log.seconds >= 0.2 and log.times[-1] < log.seconds - 0.2
 
 
@@ -135,9 +136,9 @@ BASE = dict(task="mnist10", n_train=6, data_seed=0, seed=0, depth=1)
 
 def test_gram_spectrum_matches_the_dense_gram():
     config = {**BASE, "architecture": "mlp", "width": 16}
-    result = ng.gram_spectrum(config)
-    task = ng.load_task(config)
-    model = ng.build_model(config, task)
+    result = runs.gram_spectrum(config)
+    task = runs.load_task(config)
+    model = runs.build_model(config, task)
     j = reference_jacobian(model, task.x_train).reshape(60, -1)
     eig = torch.linalg.eigvalsh(j @ j.T)
     assert result["lambda_min"] == pytest.approx(eig[0].item(), rel=1e-6, abs=1e-9)
@@ -146,28 +147,30 @@ def test_gram_spectrum_matches_the_dense_gram():
 
 
 def test_cnn_gram_spectrum_runs_on_images():
-    result = ng.gram_spectrum({**BASE, "architecture": "cnn", "width": 4, "depth": 2})
+    result = runs.gram_spectrum({**BASE, "architecture": "cnn", "width": 4, "depth": 2})
     assert result["lambda_max"] > 0 and result["size"] == 60
 
 
 def test_infinite_gram_spectrum_is_the_analytic_kernel():
-    result = ng.infinite_gram_spectrum(BASE)
-    task = ng.load_task(BASE)
+    result = runs.infinite_gram_spectrum(BASE)
+    task = runs.load_task(BASE)
     _, ntk = relu_ntk(task.x_train, depth=1)
     eig = torch.linalg.eigvalsh(ntk)
     assert result["lambda_min"] == pytest.approx(eig[0].item(), rel=1e-10)
     assert result["lambda_max"] == pytest.approx(eig[-1].item(), rel=1e-10)
     # the empirical Gram of a very wide net approaches it
-    wide = ng.gram_spectrum({**BASE, "architecture": "mlp", "width": 8192})
+    wide = runs.gram_spectrum({**BASE, "architecture": "mlp", "width": 8192})
     assert wide["lambda_max"] == pytest.approx(result["lambda_max"], rel=0.05)
 
 
-def test_ngd_stability_against_dense_jacobians():
-    config = {**BASE, "width": 32, "steps": 3, "power_iterations": 2000, "power_tol": 1e-10}
-    result = ng.ngd_stability(config)
-    task = ng.load_task(config)
+@pytest.mark.parametrize("activation", ["relu", "softplus"])
+def test_stability_run_against_dense_jacobians(activation):
+    """Replay the NGD trajectory with the dense formula and dense float64 Jacobians; compare every number."""
+    config = {**BASE, "width": 32, "steps": 3, "activation": activation}
+    result = runs.stability_run(config)
+    task = runs.load_task(config)
     x, y = task.x_train, task.y_train
-    model = ng.build_model({**config, "architecture": "mlp"}, task)
+    model = runs.build_model(config, task)
     initial = copy.deepcopy(model)
     j0 = reference_jacobian(initial, x).reshape(60, -1)
     lambda0 = torch.linalg.eigvalsh(j0 @ j0.T)[0].item()
@@ -176,58 +179,66 @@ def test_ngd_stability_against_dense_jacobians():
     assert result["lambda0"] == pytest.approx(lambda0, rel=1e-6)
     assert result["rho"] == pytest.approx(3 * r0 / math.sqrt(lambda0), rel=1e-6)
     changes = [0.0]
-    for _ in range(3):  # replay the trajectory with the dense formula
+    for _ in range(3):
         with torch.no_grad():
             before = training_loss(model(x), y, "mse").item()
-        natural_gradient_step(model, x, y, damping=ng.DAMPING, loss_before=before)
+        natural_gradient_step(model, x, y, damping=DAMPING, loss_before=before)
         jk = reference_jacobian(model, x).reshape(60, -1)
         changes.append(torch.linalg.matrix_norm(jk - j0, ord=2).item())
-    assert result["jacobian_change"] == pytest.approx(changes, rel=1e-5)
+    assert result["total"] == pytest.approx(changes, rel=1e-5, abs=1e-12)
     assert result["c_prime"] == pytest.approx(3 * max(changes) / math.sqrt(lambda0), rel=1e-5)
     assert result["distance"][-1] == pytest.approx(
         torch.linalg.vector_norm(flat_parameters(model) - flat_parameters(initial)).item(), rel=1e-8)
     assert result["losses"][-1] < result["losses"][0]
+    # the parts bound the total (triangle inequality) and each is finite
+    for t, a, s in zip(result["total"], result["activation"], result["smooth"], strict=False):
+        assert t <= a + s + 1e-10
 
 
-def test_optimizer_runs_and_the_linearized_reference():
+def test_stability_run_flags_rank_deficiency():
+    """N K > P: the Gram matrix is singular, C' is infinite and the run says why."""
+    result = runs.stability_run({**BASE, "n_train": 20, "width": 2, "steps": 1})
+    assert result["rank_deficient"] and math.isinf(result["c_prime"]) and math.isinf(result["rho"])
+
+
+def test_cnn_stability_run_against_the_power_iteration():
+    config = {**BASE, "width": 4, "steps": 2, "depth": 2}
+    result = runs.cnn_stability_run(config)
+    assert len(result["total"]) == 2 and result["total"][-1] > 0
+    # an independent estimate of the last change: power iteration on JVPs from lib.ntk
+    cfg = dict(config, architecture="cnn")
+    task = runs.load_task(cfg)
+    model = runs.build_model(cfg, task)
+    x, y = runs.model_inputs(cfg, task), task.y_train
+    initial = copy.deepcopy(model)
+    train_natural_gradient(model, x, y, max_steps=2, damping=DAMPING)
+    estimate = jacobian_difference_norm(model, initial, x, iterations=2000, tol=1e-12,
+                                        generator=torch.Generator().manual_seed(0))
+    assert result["total"][-1] == pytest.approx(estimate.value, rel=1e-4)
+
+
+def test_race_runs_and_the_linearized_reference():
     config = {**BASE, "width": 64, "steps": 2}
-    lin = ng.optimizer_run({**config, "optimizer": "linearized-ngd"})
+    lin = runs.race_run({**config, "optimizer": "linearized-ngd"})
     assert lin["losses"][1] < 1e-6 * lin["losses"][0]
-    gd = ng.optimizer_run({**config, "optimizer": "gd", "learning_rate": 0.1, "steps": 10, "log_every": 5})
-    assert gd["steps"] == [0, 5, 10] and gd["losses"][-1] < gd["losses"][0]
-    with pytest.raises(ValueError, match="Unknown optimizer"):
-        ng.optimizer_run({**config, "optimizer": "lbfgs"})
-
-
-def test_pick_learning_rate_rule():
-    def run(final, diverged=False):
-        return {"losses": [1.0, final], "diverged": diverged}
-
-    assert ng.pick_learning_rate({0.1: run(0.5), 0.3: run(0.2), 1.0: run(math.nan, True)}) == (0.3, False)
-    assert ng.pick_learning_rate({0.1: run(0.5), 0.3: run(0.6)}) == (0.1, True)
-    with pytest.raises(RuntimeError, match="diverged"):
-        ng.pick_learning_rate({0.1: run(math.inf, True)})
-
-
-def test_time_and_steps_to_loss():
-    result = {"losses": [4.0, 2.0, 0.5, 0.1], "seconds": [0.0, 1.0, 2.0, 3.0], "steps": [0, 10, 20, 30]}
-    assert ng.time_to_loss(result, 0.5) == 2.0 and ng.steps_to_loss(result, 0.5) == 20.0
-    assert ng.time_to_loss(result, 0.01) == math.inf
-
-
-@pytest.mark.parametrize("optimizer", ["ngd", "gd", "adam"])
-def test_step_cost_reports_time_and_memory(optimizer):
-    result = ng.step_cost({**BASE, "width": 64, "optimizer": optimizer, "learning_rate": 0.1, "repeats": 1})
-    assert result["seconds"] > 0 and result["kernel_size"] == 60
-    if heap_in_use() is not None and optimizer == "adam":  # two moment buffers of P float64 numbers
-        assert result["peak_bytes"] >= 2 * 8 * result["parameters"]
+    ngd = runs.race_run({**config, "optimizer": "ngd", "steps": 4})
+    assert ngd["losses"][-1] < 1e-10 * ngd["losses"][0]
+    gd = runs.race_run({**config, "optimizer": "gd", "learning_rate": 0.1, "steps": 10})
+    assert gd["steps"][-1] == 10 and gd["losses"][-1] < gd["losses"][0] and gd["n"] == 6
+    stable = runs.race_run({**config, "optimizer": "gd-stable", "steps": 3})
+    assert stable["learning_rate"] == pytest.approx(1.9 * 6 / stable["lambda_max"])
+    assert stable["losses"][-1] < stable["losses"][0]
+    with pytest.raises(ValueError, match="optimizer"):
+        runs.race_run({**config, "optimizer": "lbfgs"})
 
 
 def test_size_tables_and_optional_tasks():
-    book = ng.sizes_for("book")
-    assert book.stability_widths[0] == 16 and book.stability_widths[-1] == 4096  # 2^4 ... 2^12
-    assert book.n_train * 10 >= 1000
-    tasks, messages = ng.tasks_to_run(book, profile="book", device=torch.device("cpu"))
+    from lib.experiments.natural_gradient import sizes_for, tasks_to_run
+
+    book = sizes_for("book")
+    assert book.train >= 10_000 and book.seeds >= 3 and book.stability_widths[-1] >= 8192
+    assert all(a in ("relu", "softplus", "gelu") for a in book.activations) and "relu" in book.activations
+    tasks, messages = tasks_to_run(book, profile="book", device=torch.device("cpu"))
     assert tasks == ["mnist10"] and len(messages) == 1 and "CIFAR-10" in messages[0]
     with pytest.raises(ValueError, match="Unknown profile"):
-        ng.sizes_for("huge")
+        sizes_for("huge")

@@ -80,3 +80,26 @@ def test_huge_learning_rate_is_flagged_as_divergence():
     model, x, y = _setup()
     log = train(model, x, y, learning_rate=1e3, max_steps=50)
     assert log.diverged and log.steps < 50
+
+
+def test_minibatch_natural_gradient_and_kfac_reject_bad_settings_and_keep_inputs():
+    from torch import nn
+
+    from lib.kfac import KFAC
+    from lib.training import kernel_from_signals, minibatch_natural_gradient_step
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 2)).double()
+    x = torch.randn(6, 3, dtype=torch.float64)
+    labels = torch.tensor([0, 1, 0, 1, 1, 0])
+    x0, l0 = x.clone(), labels.clone()
+    for bad in (dict(learning_rate=float("nan"), damping=0.1), dict(learning_rate=0.1, damping=-1.0)):
+        with pytest.raises(ValueError):
+            minibatch_natural_gradient_step(model, x, labels, **bad)
+    with pytest.raises(ValueError, match="cross_entropy labels"):
+        minibatch_natural_gradient_step(model, x, -labels - 1, learning_rate=0.1, damping=0.1)
+    minibatch_natural_gradient_step(model, x, labels, learning_rate=0.1, damping=0.1, kernel_fn=kernel_from_signals)
+    KFAC(model, learning_rate=0.1, damping=0.1).step(x, labels)
+    assert torch.equal(x, x0) and torch.equal(labels, l0)
+    with pytest.raises(TypeError, match="update_every"):
+        KFAC(model, learning_rate=0.1, damping=0.1, update_every=2.5)

@@ -127,11 +127,20 @@ def gauss_newton_step(model: nn.Module, x: torch.Tensor, y: torch.Tensor, *, los
                 raise ValueError(f"kernel must be empirical_ntk(model, x) of shape [N, N, K, K] = [{n}, {n}, {k}, "
                                  f"{k}], got {tuple(kernel.shape)}.")
         theta = kernel_matrix(kernel if kernel is not None else empirical_ntk(model, x)).to(grad.dtype)
-        system = hessian @ theta + damping * torch.eye(theta.shape[0], dtype=theta.dtype, device=theta.device)
+        system = _hessian_times(hessian, theta, f.shape) + damping * torch.eye(theta.shape[0], dtype=theta.dtype,
+                                                                                device=theta.device)
         coeffs = _solve_checked(system, grad, damping)
         (direction,) = vjp_fn(coeffs.reshape(f.shape))
     return GaussNewtonStep(direction=-learning_rate * flatten_params(direction), function_space=coeffs,
                            kernel=theta)
+
+
+def _hessian_times(hessian: torch.Tensor, theta: torch.Tensor, shape: torch.Size) -> torch.Tensor:
+    """``H Θ`` ``[NK, NK]`` for the block-diagonal ``H`` (``K × K`` blocks), block by block: ``O(N² K³)`` work instead
+    of the ``O(N³ K³)`` of a dense product."""
+    n, k = shape
+    blocks = torch.stack([hessian[i * k:(i + 1) * k, i * k:(i + 1) * k] for i in range(n)]) if n else hessian
+    return (blocks @ theta.reshape(n, k, n * k)).reshape(n * k, n * k)
 
 
 def _solve_checked(system: torch.Tensor, rhs: torch.Tensor, damping: float) -> torch.Tensor:
