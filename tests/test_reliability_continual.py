@@ -47,6 +47,8 @@ BAD = [
     ("nan lr", dict(learning_rate=float("nan")), ValueError, "learning_rate"),
     ("no generator", dict(generator=None), TypeError, "generator"),
     ("budget dict", dict(budget={"epochs": 1}), TypeError, "Budget"),
+    ("negative weight decay", dict(weight_decay=-1e-4), ValueError, "weight_decay"),
+    ("augment not callable", dict(augment="flip"), TypeError, "augment"),
     ("nan inputs", dict(task=ContinualTask("t", torch.full((4, 1, 2, 2), float("nan")), torch.zeros(4).long(),
                                            torch.zeros(2, 1, 2, 2), torch.zeros(2).long(), (0, 1))), ValueError,
      "NaN"),
@@ -97,3 +99,24 @@ def test_empty_sequence_and_bad_probe_are_clear_errors():
 def test_benchmarks_reject_bad_arguments_before_loading(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_run_sequence_rejects_an_unknown_batchnorm_use():
+    args = dict(learning_rate=0.1, batch_size=8, generator=torch.Generator())
+    with pytest.raises(ValueError, match="batchnorm"):
+        run_sequence(_model(), TaskSequence("one", (_task(),), 2, False), "task", Budget(epochs=1),
+                     batchnorm="frozen", **args)
+
+
+def test_kernel_baseline_rejects_bad_times_and_settings():
+    from lib.continual import sequential_kernel_regression
+
+    def kernel(a, b):
+        return a.flatten(1).double() @ b.flatten(1).double().T
+
+    seq = TaskSequence("one", (_task(),), 2, False)
+    for times in ([], [float("nan")], [-1.0]):
+        with pytest.raises(ValueError, match="times"):
+            sequential_kernel_regression(kernel, seq, "class", times)
+    with pytest.raises(ValueError, match="setting='task' or 'class'"):
+        sequential_kernel_regression(kernel, seq, "domain", [1.0])

@@ -58,6 +58,14 @@ class TaskSequence:
         return len(self.tasks)
 
 
+#: The held-out split each dataset is evaluated on (Tiny ImageNet's official test split has no labels: its
+#: labelled validation split, 50 images per class, is the test set of every Tiny ImageNet benchmark).
+TEST_SPLIT = {"mnist": "test", "fashion_mnist": "test", "cifar10": "test", "cifar100": "test", "tiny_imagenet": "val"}
+
+#: Images per class in each dataset's (train, held-out) split — the most a per-class cap can take.
+PER_CLASS = {"mnist": (5421, 892), "fashion_mnist": (6000, 1000), "cifar10": (5000, 1000), "cifar100": (500, 100),
+             "tiny_imagenet": (500, 50)}
+
 #: Split benchmarks: name -> (dataset, number of tasks, classes per task).
 SPLITS = {
     "split_mnist": ("mnist", 5, 2),
@@ -116,7 +124,10 @@ def split_dataset(name: str, n_train_per_class: int | None, n_test_per_class: in
     """A Split benchmark of :data:`SPLITS` (or any ``task_classes`` partition of the dataset's classes).
 
     Args:
-        n_train_per_class, n_test_per_class: samples per class drawn with ``seed`` (``None``: all).
+        n_train_per_class, n_test_per_class: per-class **caps**: at most this many samples of each class are drawn
+            with ``seed`` (``None``: all); a class with fewer samples contributes all of them (CIFAR-100 has 100
+            test images per class, Tiny ImageNet 50 validation images). The held-out split is
+            :data:`TEST_SPLIT` (``"val"`` for Tiny ImageNet).
         task_classes: the original class indices of each task, in training order; default: consecutive
             blocks (``[[0, 1], [2, 3], …]``). Global labels are the positions in this flattened order.
     """
@@ -135,7 +146,7 @@ def split_dataset(name: str, n_train_per_class: int | None, n_test_per_class: in
         task_classes = [[check_nonnegative_int(f"task_classes[{t}][{i}]", c, example=0) for i, c in enumerate(cs)]
                         for t, cs in enumerate(task_classes)]
     dataset, num_tasks, per_task = SPLITS[name]
-    train, test = load_dataset(dataset, "train", root=root), load_dataset(dataset, "test", root=root)
+    train, test = load_dataset(dataset, "train", root=root), load_dataset(dataset, TEST_SPLIT[dataset], root=root)
     if task_classes is None:
         task_classes = [list(range(t * per_task, (t + 1) * per_task)) for t in range(num_tasks)]
     order = [c for classes in task_classes for c in classes]
@@ -150,8 +161,11 @@ def split_dataset(name: str, n_train_per_class: int | None, n_test_per_class: in
         chosen = []
         for c in classes:
             index = (data.y == c).nonzero().squeeze(1)
+            if index.numel() == 0:
+                raise ValueError(f"{data.name} has no samples of class {c}; the files are incomplete or the class "
+                                 "index is wrong.")
             if per_class is not None:
-                index = index[_sample(index.numel(), per_class, generator, f"{data.name} class {c}")]
+                index = index[torch.randperm(index.numel(), generator=generator)[:per_class]]
             chosen.append(index)
         index = torch.cat(chosen)
         index = index[torch.randperm(index.numel(), generator=generator)]

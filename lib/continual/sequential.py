@@ -11,6 +11,13 @@ Settings (how the output layer is used):
 Per-task **budget** (:class:`Budget`): a fixed number of epochs, or "train until the training
 accuracy on the task reaches a target" (checked after every epoch, at most ``max_epochs``).
 
+**Recipe options** (all off by default: plain SGD): momentum and weight decay of ``torch.optim.SGD``, a
+data-augmentation function applied to every training mini-batch, and how **BatchNorm** statistics are used
+across tasks (:class:`BatchNormUse`): ``"shared"`` — one set of running statistics, updated by every task and used
+for every task at test time (what plain fine-tuning does; old tasks are evaluated with the last task's
+statistics), or ``"per-task"`` — the running statistics are stored when a task ends and restored when that task is
+evaluated (needs the task id: the task-incremental setting; the affine BatchNorm parameters stay shared).
+
 **Divergence** is detected as in :func:`lib.training.train`: a non-finite mini-batch loss, or one above
 :data:`lib.training.DIVERGENCE_FACTOR` (10⁴) times the task's reference loss — the larger of its first
 mini-batch loss and the chance-level loss ``log C`` (``C`` classes in the logits) — raises
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -29,6 +37,7 @@ from torch.nn import functional as F
 
 from lib.continual.benchmarks import ContinualTask, TaskSequence
 from lib.continual.metrics import ContinualMetrics
+from lib.kernel_alignment import centered_alignment, scale_and_shape
 from lib.kernel_change import parameter_change
 from lib.ntk import empirical_ntk
 from lib.ntk.compare import kernel_distance
@@ -47,6 +56,30 @@ class Setting(Option):
 
 #: The valid setting strings (alias of :meth:`Setting.values`).
 SETTINGS: tuple[str, ...] = Setting.values()
+
+
+class BatchNormUse(Option):
+    """How BatchNorm running statistics are used across tasks (module docstring)."""
+
+    SHARED = "shared", "one set of running statistics, updated by every task; old tasks see the last task's"
+    PER_TASK = "per-task", "statistics stored at the end of each task and restored to evaluate it (task id known)"
+
+
+#: A mini-batch augmentation: ``(x [B, C, H, W], generator) -> x'`` of the same shape (never in place).
+Augment = Callable[[torch.Tensor, torch.Generator], torch.Tensor]
+
+
+def batchnorm_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Copies of the running statistics of every BatchNorm layer of ``model`` (``{}`` when it has none)."""
+    return {name: buffer.detach().clone() for name, buffer in model.named_buffers()
+            if name.rsplit(".", 1)[-1] in ("running_mean", "running_var", "num_batches_tracked")}
+
+
+def load_batchnorm_state(model: nn.Module, state: dict[str, torch.Tensor]) -> None:
+    """Write statistics saved by :func:`batchnorm_state` back into ``model`` (in place)."""
+    buffers = dict(model.named_buffers())
+    for name, value in state.items():
+        buffers[name].copy_(value)
 
 
 @dataclass(frozen=True)
@@ -122,14 +155,19 @@ class TaskLog:
     steps: int = 0
     train_accuracy: float = 0.0
     reached_target: bool = False
+    train_curve: list[float] = field(default_factory=list)   # training accuracy after every epoch (if tracked)
+    steps_per_epoch: int = 0
 
 
 def train_on_task(model: nn.Module, task: ContinualTask, setting: str | Setting, budget: Budget, *,
                   learning_rate: float, batch_size: int, generator: torch.Generator, momentum: float = 0.0,
+                  weight_decay: float = 0.0, augment: Augment | None = None, track_accuracy: bool = False,
                   progress: bool = False) -> TaskLog:
-    """Plain mini-batch SGD on one task's cross-entropy (masked in the ``"task"`` setting), in place.
+    """Mini-batch SGD on one task's cross-entropy (masked in the ``"task"`` setting), in place.
 
-    Only parameters with ``requires_grad`` change; the task's tensors are never modified.
+    Only parameters with ``requires_grad`` change; the task's tensors are never modified. ``augment`` is applied
+    to every training mini-batch (with ``generator``); ``track_accuracy`` records the training accuracy (without
+    augmentation, in eval mode) after every epoch in ``TaskLog.train_curve``.
 
     Raises:
         FloatingPointError: the loss became non-finite or grew above :data:`lib.training.DIVERGENCE_FACTOR`
@@ -138,6 +176,9 @@ def train_on_task(model: nn.Module, task: ContinualTask, setting: str | Setting,
     learning_rate = check_nonnegative("learning_rate", learning_rate, fix="pass a step size such as 0.01")
     batch_size = check_positive_int("batch_size", batch_size, example=64)
     momentum = check_nonnegative("momentum", momentum, fix="pass momentum >= 0 such as 0.9")
+    weight_decay = check_nonnegative("weight_decay", weight_decay, fix="pass weight_decay >= 0 such as 5e-4")
+    if augment is not None and not callable(augment):
+        raise TypeError(f"augment must be a function (x, generator) -> x, got {type(augment).__name__}.")
     if not isinstance(budget, Budget):
         raise TypeError(f"budget must be a Budget(epochs=...) or Budget(target_accuracy=...), got "
                         f"{type(budget).__name__}.")
@@ -147,10 +188,11 @@ def train_on_task(model: nn.Module, task: ContinualTask, setting: str | Setting,
     _check_task(model, task)
     device = next(model.parameters()).device
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.SGD(params, lr=learning_rate, momentum=momentum) if learning_rate > 0 else None
+    optimizer = (torch.optim.SGD(params, lr=learning_rate, momentum=momentum, weight_decay=weight_decay)
+                 if learning_rate > 0 else None)
     epochs = budget.epochs if budget.epochs is not None else budget.max_epochs
     n = task.x_train.shape[0]
-    log = TaskLog()
+    log = TaskLog(steps_per_epoch=math.ceil(n / batch_size))
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -161,7 +203,10 @@ def train_on_task(model: nn.Module, task: ContinualTask, setting: str | Setting,
         order = torch.randperm(n, generator=generator)
         for start in range(0, n, batch_size):
             idx = order[start:start + batch_size]
-            logits = task_logits(model(task.x_train[idx].to(device)), task, setting)
+            inputs = task.x_train[idx]
+            if augment is not None:
+                inputs = augment(inputs, generator)
+            logits = task_logits(model(inputs.to(device)), task, setting)
             loss = F.cross_entropy(logits, task.labels_train[idx].to(device))
             value = loss.item()
             if reference is None and math.isfinite(value):
@@ -181,9 +226,11 @@ def train_on_task(model: nn.Module, task: ContinualTask, setting: str | Setting,
         log.epochs += 1
         if bar is not None:
             bar.update(1)
-        if budget.target_accuracy is not None:
+        if budget.target_accuracy is not None or track_accuracy:
             log.train_accuracy = evaluate(model, task, setting, split="train")
-            if log.train_accuracy >= budget.target_accuracy:
+            model.train()
+            log.train_curve.append(log.train_accuracy)
+            if budget.target_accuracy is not None and log.train_accuracy >= budget.target_accuracy:
                 log.reached_target = True
                 break
     if bar is not None:
@@ -192,7 +239,7 @@ def train_on_task(model: nn.Module, task: ContinualTask, setting: str | Setting,
     if bad:
         raise FloatingPointError(f"Training on {task.name} diverged: parameters {bad[:3]} became NaN or infinite; "
                                  f"lower the learning rate (got {learning_rate:g}).")
-    if budget.target_accuracy is None:
+    if budget.target_accuracy is None and not track_accuracy:
         log.train_accuracy = evaluate(model, task, setting, split="train")
     return log
 
@@ -216,24 +263,35 @@ def _check_task(model: nn.Module, task: ContinualTask) -> None:
 
 @dataclass
 class SequenceResult:
-    """What :func:`run_sequence` measured.
+    """What :func:`run_sequence` measured (every per-task list has one entry per task, task 1 included).
 
     Attributes:
         accuracy: ``[T][T]`` test accuracies, ``accuracy[t][i]`` on task ``i`` after training task ``t``.
-        epochs, train_accuracy, reached_target: per task, from :class:`TaskLog`.
+        epochs, steps, train_accuracy, reached_target, train_curve: per task, from :class:`TaskLog`.
         parameter_change: per task, ``‖θ_after − θ_before‖ / ‖θ_before‖`` over that task's training.
-        kernel_distance: per task, the kernel distance (Fort et al. 2020) between the empirical NTK on the
-            probe inputs before and after that task (empty if no probe was given).
-        kernel_distance_from_init: the same between the initial network's kernel and the kernel after each task.
+        kernel_shape_change, kernel_log_scale: per task, the centred comparison of the empirical NTK on the probe
+            before and after that task (:func:`lib.kernel_alignment.scale_and_shape`: ``HK_after H = s·HK_before H
+            + R``; shape change ``‖R‖/‖s·HK_before H‖``, and ``log s``); task 1 compares with the initial kernel.
+        kernel_cka_distance: per task, ``1 − CKA(K_before, K_after)`` (second order in a small change).
+        kernel_distance: per task, Fort et al.'s uncentred distance (reported for comparison: on non-negative
+            pixels the constant component dominates it and it understates changes of shape).
+        kernel_shape_from_init, kernel_log_scale_from_init: the centred comparison of the initial kernel with the
+            kernel after each task.
     """
 
     accuracy: list[list[float]] = field(default_factory=list)
     epochs: list[int] = field(default_factory=list)
+    steps: list[int] = field(default_factory=list)
     train_accuracy: list[float] = field(default_factory=list)
     reached_target: list[bool] = field(default_factory=list)
+    train_curve: list[list[float]] = field(default_factory=list)
     parameter_change: list[float] = field(default_factory=list)
+    kernel_shape_change: list[float] = field(default_factory=list)
+    kernel_log_scale: list[float] = field(default_factory=list)
+    kernel_cka_distance: list[float] = field(default_factory=list)
     kernel_distance: list[float] = field(default_factory=list)
-    kernel_distance_from_init: list[float] = field(default_factory=list)
+    kernel_shape_from_init: list[float] = field(default_factory=list)
+    kernel_log_scale_from_init: list[float] = field(default_factory=list)
 
     @property
     def metrics(self) -> ContinualMetrics:
@@ -242,18 +300,28 @@ class SequenceResult:
 
 def run_sequence(model: nn.Module, sequence: TaskSequence, setting: str | Setting, budget: Budget, *,
                  learning_rate: float, batch_size: int, generator: torch.Generator, momentum: float = 0.0,
-                 probe: torch.Tensor | None = None, progress: bool = False) -> SequenceResult:
+                 weight_decay: float = 0.0, augment: Augment | None = None, track_accuracy: bool = False,
+                 batchnorm: str | BatchNormUse = BatchNormUse.SHARED, probe: torch.Tensor | None = None,
+                 progress: bool = False) -> SequenceResult:
     """Train ``model`` on the tasks in order and evaluate on every task after each one (in place).
 
     Args:
-        probe: optional inputs ``[M, ...]`` on which the empirical NTK (trace over outputs, ``[M, M]``) is
-            compared before and after every task — the "how far did the kernel move" diagnostic.
+        momentum, weight_decay, augment, track_accuracy: passed to :func:`train_on_task` for every task.
+        batchnorm: :class:`BatchNormUse` — ``"per-task"`` stores each task's BatchNorm statistics when it ends and
+            evaluates every trained task with its own (the task-incremental setting only; tasks not yet trained
+            are evaluated with the current statistics).
+        probe: optional inputs ``[M, ...]`` on which the empirical NTK (trace over outputs, ``[M, M]``, in eval
+            mode) is compared before and after every task — the "how far did the kernel move" diagnostic.
     """
     if not isinstance(sequence, TaskSequence):
         raise TypeError(f"sequence must be a TaskSequence, got {type(sequence).__name__}.")
     if not sequence.tasks:
         raise ValueError(f"The sequence {sequence.name!r} has no tasks; build it with at least one task.")
     _check_setting(setting, sequence.shared_head)
+    batchnorm = BatchNormUse.parse(batchnorm, name="batchnorm")
+    if batchnorm is BatchNormUse.PER_TASK and Setting.parse(setting) is not Setting.TASK:
+        raise ValueError("batchnorm='per-task' needs the task id at test time: use it with setting='task', or "
+                         "batchnorm='shared'.")
     for task in sequence.tasks:
         _check_task(model, task)
     if probe is not None:
@@ -262,31 +330,60 @@ def run_sequence(model: nn.Module, sequence: TaskSequence, setting: str | Settin
     result = SequenceResult()
 
     def kernel() -> torch.Tensor:
-        return empirical_ntk(model, probe.to(device), mode="trace").double()
+        was_training = model.training
+        model.eval()
+        try:
+            return empirical_ntk(model, probe.to(device), mode="trace").double()
+        finally:
+            model.train(was_training)
 
     k_init = kernel() if probe is not None else None
     k_before = k_init
     tasks = sequence.tasks
+    statistics: dict[int, dict[str, torch.Tensor]] = {}
     bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=len(tasks), desc=f"{sequence.name} ({setting})", leave=False)
-    for task in tasks:
+    for t, task in enumerate(tasks):
         before = copy.deepcopy(model)
         log = train_on_task(model, task, setting, budget, learning_rate=learning_rate, batch_size=batch_size,
-                            generator=generator, momentum=momentum)
-        result.epochs.append(log.epochs)
-        result.train_accuracy.append(log.train_accuracy)
-        result.reached_target.append(log.reached_target)
+                            generator=generator, momentum=momentum, weight_decay=weight_decay, augment=augment,
+                            track_accuracy=track_accuracy)
+        for key in ("epochs", "steps", "train_accuracy", "reached_target", "train_curve"):
+            getattr(result, key).append(getattr(log, key))
         result.parameter_change.append(parameter_change(model, before))
         if probe is not None:
             k_after = kernel()
+            scale, shape = scale_and_shape(k_before, k_after)
+            result.kernel_shape_change.append(shape)
+            result.kernel_log_scale.append(math.log(abs(scale)))
+            result.kernel_cka_distance.append(1.0 - centered_alignment(k_before, k_after))
             result.kernel_distance.append(kernel_distance(k_after, k_before))
-            result.kernel_distance_from_init.append(kernel_distance(k_after, k_init))
+            scale, shape = scale_and_shape(k_init, k_after)
+            result.kernel_shape_from_init.append(shape)
+            result.kernel_log_scale_from_init.append(math.log(abs(scale)))
             k_before = k_after
-        result.accuracy.append([evaluate(model, other, setting) for other in tasks])
+        if batchnorm is BatchNormUse.PER_TASK:
+            statistics[t] = batchnorm_state(model)
+        result.accuracy.append(_evaluate_all(model, tasks, setting, statistics))
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
     return result
+
+
+def _evaluate_all(model: nn.Module, tasks, setting, statistics: dict[int, dict[str, torch.Tensor]]) -> list[float]:
+    """Test accuracy on every task; a task with stored BatchNorm statistics is evaluated with them."""
+    if not statistics:
+        return [evaluate(model, other, setting) for other in tasks]
+    current = batchnorm_state(model)
+    out = []
+    try:
+        for i, other in enumerate(tasks):
+            load_batchnorm_state(model, statistics.get(i, current))
+            out.append(evaluate(model, other, setting))
+    finally:
+        load_batchnorm_state(model, current)
+    return out

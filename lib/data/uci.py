@@ -128,7 +128,7 @@ def _floats(rows: _Rows, columns: list[int]) -> np.ndarray:
 
 def _one_hot(columns: list[list[str]], vocab: list[list[str]]) -> np.ndarray:
     blocks = []
-    for values, categories in zip(columns, vocab):
+    for values, categories in zip(columns, vocab, strict=False):
         index = {c: i for i, c in enumerate(categories)}
         block = np.zeros((len(values), len(categories)), dtype=np.float32)
         block[np.arange(len(values)), [index[v] for v in values]] = 1.0
@@ -151,7 +151,7 @@ def _labels(rows: _Rows, column: int, classes: tuple[str, ...], strip: str = "")
 
 def _parse_mushroom(rows: dict[str, _Rows], split: str):
     data = rows["agaricus-lepiota.data"]
-    columns = [list(c) for c in zip(*[r[1:] for r in data])]
+    columns = [list(c) for c in zip(*[r[1:] for r in data], strict=False)]
     x = _one_hot(columns, [sorted(set(c)) for c in columns])
     return x, _labels(data, 0, ("e", "p")), ("edible", "poisonous")
 
@@ -264,7 +264,7 @@ def load_uci(name: str, split: str = "all", *, root: Path | str | None = None, d
 
     def build() -> dict[str, torch.Tensor]:
         rows = {}
-        for f, path in zip(spec.all_files, paths):
+        for f, path in zip(spec.all_files, paths, strict=False):
             # Structure first (the line of a damaged row is the most useful message), then the checksum.
             rows[f.name] = _read_rows(path, _SEPARATORS[f.name], skip_prefix="|", columns=_COLUMNS.get(f.name))
             if len(rows[f.name]) != f.rows:
