@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from lib.models import MLP
+from lib.models.centered import ScaledModel
 from lib.models.cnn import SmallCNN, WideResNet
 from lib.models.layers import ConvLayer, DenseLayer
 
@@ -25,6 +26,8 @@ BAD = [
     ("uint8 into CNN", lambda: SmallCNN(1, 4, 1, 2)(torch.zeros(2, 1, 8, 8, dtype=torch.uint8)), TypeError, "uint8"),
     ("wrong features", lambda: MLP(4, 8, 1, 2)(torch.zeros(2, 5)), ValueError, r"\[N, 4\]"),
     ("list input", lambda: MLP(4, 8, 1, 2)([[0.0] * 4]), TypeError, "tensor"),
+    ("nan output scale", lambda: ScaledModel(MLP(4, 8, 1, 2), float("nan")), ValueError, "scale.*α > 0"),
+    ("zero output scale", lambda: ScaledModel(MLP(4, 8, 1, 2), 0.0), ValueError, "scale"),
 ]
 
 

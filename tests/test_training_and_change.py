@@ -157,3 +157,18 @@ def test_batchnorm_calibration_sets_exact_statistics(generator):
     # Specific tolerance (tests/tolerances.py): float32 variance.
     torch.testing.assert_close(model[1].running_var, h.var(dim=(0, 2, 3), unbiased=True), rtol=1e-4, atol=1e-6)
     assert not model.training and model[1].momentum == 0.1
+
+
+def test_scale_and_shape_change_of_a_trained_net_matches_a_dense_reference(generator):
+    from lib.kernel_alignment import centered_alignment
+    from lib.kernel_change import scale_and_shape_change
+
+    x = torch.randn(12, 5, generator=generator, dtype=torch.float64)
+    net = MLP(5, 32, 1, 2, generator=generator).double()
+    initial = copy.deepcopy(net)
+    train(net, x, torch.randn(12, 2, generator=generator, dtype=torch.float64), learning_rate=0.05, max_steps=50)
+    k0, kt = (torch.einsum("nmaa->nm", reference_ntk(m, x, x)) for m in (initial, net))   # output-summed
+    change = scale_and_shape_change(empirical_ntk(initial, x, mode="trace"), empirical_ntk(net, x, mode="trace"))
+    assert change["scale"] == pytest.approx(float(torch.log(kt.norm() / k0.norm())), rel=1e-8)
+    assert change["shape"] == pytest.approx(1 - centered_alignment(k0, kt), rel=1e-6, abs=1e-12)
+    assert change["relative"] == pytest.approx(float((kt - k0).norm() / k0.norm()), rel=1e-8)

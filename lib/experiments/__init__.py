@@ -1,7 +1,7 @@
 """The experiments of each chapter as pure functions ``config -> result`` (cacheable with
 :class:`lib.cache.ResultsCache`) plus each chapter's size table per profile.
 
-* :mod:`lib.experiments.kernel_regime` — Chapter 1, the kernel regime primer;
+* :mod:`lib.experiments.kernel_regime` — Chapter 1, the kernel regime: what makes a network lazy;
 * :mod:`lib.experiments.natural_gradient` — Chapter 2, natural gradient vs gradient descent;
 * :mod:`lib.experiments.forgetting` — Chapter 4, catastrophic forgetting vs width and budget;
 * :mod:`lib.experiments.scaling_laws` — Chapter 5, NTK and generalization (scaling laws).
