@@ -30,9 +30,8 @@ from lib.bandits.posterior import (
     log_evidence,
     maximize_evidence,
 )
-from lib.bandits.theory import TheoryConstants, theory_step_size
+from lib.bandits.theory import TheoryConstants
 from lib.data import DatasetNotFoundError, is_available
-from lib.experiments import bandits as ch3
 from lib.ntk import empirical_ntk, jacobian
 from lib.ntk.structured import jacobian_from_factors, layer_factors
 from tests.tolerances import assert_close
@@ -236,14 +235,15 @@ def test_theory_gamma_by_hand():
         theory_gamma(t, width=m, layers=L, lam=lam, logdet_ratio=0, steps=J, step_size=1.0)
 
 
-def test_theory_gamma_tends_to_its_width_independent_floor():
-    T, J = 500, 20
-    floor = ch3.theory_gamma_floor(T, steps=J)
-    widths = [10**2, 10**6, 10**30, 10**300]
-    values = [ch3.theory_gamma_curve([T], width=m, horizon=T, steps=J)[0] for m in widths]
-    assert all(a > b for a, b in zip(values, values[1:]))
-    assert values[-1] == pytest.approx(floor, rel=1e-9) and floor > 1e4
-    assert theory_step_size(T, 100, 2, 1.0, TheoryConstants()) * 100 == pytest.approx(1 / (T * 2 + 1))
+def test_theory_gamma_tends_to_its_width_independent_limit():
+    from lib.experiments.bandits.runs import theory_gamma_table
+
+    table = theory_gamma_table(500, [1e2, 1e6, 1e30, 1e300], steps=[20, 2000])
+    for J, values in table["gamma"].items():
+        assert all(a > b for a, b in zip(values, values[1:], strict=False))
+        assert values[-1] == pytest.approx(table["limit"][J], rel=1e-9)
+    assert table["limit"][20] > 1e4
+    assert theory_gamma_table(500, [1e300])["limit"][table["J_theorem"]] < 10   # the theorem's J removes the term
 
 
 # --- agents -----------------------------------------------------------------------------------------------------
@@ -318,7 +318,8 @@ def test_paper_recipe_restarts_gradient_descent_from_init(generator):
 
     def objective():
         fit = 0.5 * ((agent.model(x)[:, 0] - r) ** 2).sum()
-        return fit + 0.5 * 8 * sum(((p - p0) ** 2).sum() for p, p0 in zip(agent.model.parameters(), agent.initial))
+        return fit + 0.5 * 8 * sum(((p - p0) ** 2).sum()
+                                   for p, p0 in zip(agent.model.parameters(), agent.initial, strict=True))
 
     with torch.no_grad():
         start = float(objective())
@@ -327,7 +328,7 @@ def test_paper_recipe_restarts_gradient_descent_from_init(generator):
     with torch.no_grad():
         assert float(objective()) < start
     agent.train()   # restarts from θ₀: identical result, not two trainings stacked
-    assert all(torch.equal(a, b) for a, b in zip(first, agent.model.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(first, agent.model.parameters(), strict=False))
 
 
 @needs_uci
@@ -339,27 +340,6 @@ def test_agents_on_mushroom_learn_and_random_is_binomial():
     assert sum(greedy.regret) < 0.25 * 300 and sum(greedy.regret[150:]) < sum(greedy.regret[:150])
     again = run_bandit(bandit, agent_spec("greedy", width=32), 0)
     assert again.arms == greedy.arms   # seeded: reproducible
-
-
-# --- experiments ---------------------------------------------------------------------------------------------
-def test_size_tables_and_hindsight_tuning():
-    with pytest.raises(ValueError, match="quick"):
-        ch3.sizes_for("huge")
-    sizes = ch3.sizes_for("book")
-    specs = ch3.main_specs(sizes)
-    assert len(specs["NeuralUCB, tuned γ"]) == len(sizes.gamma_grid) and len(specs["greedy"]) == 1
-    runs = {0.1: [{"regret": [1, 0, 0]}, {"regret": [1, 1, 0]}], 1.0: [{"regret": [1, 1, 1]}] * 2,
-            0.01: [{"regret": [0, 1, 1]}] * 2}
-    assert ch3.pick_in_hindsight(runs) == (0.1, False)
-    assert ch3.pick_in_hindsight({0.1: runs[0.1], 1.0: runs[1.0]}) == (0.1, True)
-
-
-@needs_uci
-def test_bandit_run_experiment_is_json_ready():
-    spec = agent_spec("laplace-ts", width=8, warmup_rounds=3, train_every=10, train_steps=5)
-    out = ch3.bandit_run(ch3.run_config("magic", 25, 0, spec))
-    assert len(out["regret"]) == 25 and set(out["regret"]) <= {0, 1} and out["num_parameters"] == 20 * 8 + 8 + 8 + 1
-    assert all(g == 1.0 for g in out["gammas"]) and out["fits"][0]["round"] == 1
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")

@@ -298,7 +298,7 @@ class NeuralAgent:
                 count = len(list(self._last_layer().parameters()))
                 params, initial = params[-count:], initial[-count:]
             centre = initial if self.spec.variant == "paper" else [torch.zeros_like(p) for p in params]
-            distance = float(sum(((p.detach() - c) ** 2).sum() for p, c in zip(params, centre)))
+            distance = float(sum(((p.detach() - c) ** 2).sum() for p, c in zip(params, centre, strict=False)))
             alpha, noise, evidence = maximize_evidence(torch.linalg.eigvalsh(kernel), float(residual @ residual),
                                                        distance, n, prior_precision=self.hyperparameters[0],
                                                        noise=self.hyperparameters[1])
@@ -404,15 +404,16 @@ class NeuralAgent:
         params = list(self.model.parameters())
         if spec.variant == "paper":
             with torch.no_grad():
-                for p, p0 in zip(params, self.initial):
+                for p, p0 in zip(params, self.initial, strict=False):
                     p.copy_(p0)
             reg = spec.width * spec.lam
             for _ in range(spec.train_steps):
                 loss = 0.5 * ((self.model(x)[:, 0] - r) ** 2).sum()
-                loss = loss + 0.5 * reg * sum(((p - p0) ** 2).sum() for p, p0 in zip(params, self.initial))
+                loss = loss + 0.5 * reg * sum(((p - p0) ** 2).sum()
+                                              for p, p0 in zip(params, self.initial, strict=True))
                 grads = torch.autograd.grad(loss, params)
                 with torch.no_grad():
-                    for p, g in zip(params, grads):
+                    for p, g in zip(params, grads, strict=False):
                         p.sub_(self.eta * g)
             return
         optimizer = torch.optim.SGD(params, lr=self.eta, weight_decay=spec.weight_decay, foreach=True)

@@ -63,3 +63,17 @@ def theory_gamma(t: int, *, width: int, layers: int, lam: float, logdet_ratio: f
     optimisation = (contraction ** (steps / 2) * math.sqrt(t / lam)
                     + small * L ** 3.5 * t ** (5 / 3) * lam ** (-5 / 3) * (1.0 + math.sqrt(t / lam)))
     return first * confidence + (lam + c.C3 * t * L) * optimisation
+
+
+def theorem_steps(horizon: int, *, layers: int, lam: float, constants: TheoryConstants = TheoryConstants()) -> int:
+    """``J`` of Zhou et al.'s Theorem 4.5: ``J = (2TL/(C₄λ))·log((√T λ + C₃T^{3/2}L)/(λS))``, rounded up.
+
+    With the theory's step size, ``(1 − ηmλ)^{J/2} ≈ exp(−C₄λJ/(2TL))`` equals ``λS/(√Tλ + C₃T^{3/2}L)``,
+    so the optimisation term ``(λ + C₃TL)(1 − ηmλ)^{J/2}√(T/λ)`` of γ_T shrinks to about ``√λ S``. (The
+    theorem prints the logarithm of the reciprocal ratio with the opposite sign; this is the positive ``J``.)
+    """
+    if horizon < 1 or layers < 2 or lam <= 0:
+        raise ValueError(f"Need T >= 1, L >= 2 and λ > 0; got T={horizon}, L={layers}, λ={lam}.")
+    c = constants
+    ratio = (math.sqrt(horizon) * lam + c.C3 * horizon ** 1.5 * layers) / (lam * c.S)
+    return max(1, math.ceil(2 * horizon * layers / (c.C4 * lam) * math.log(max(ratio, 1.0 + 1e-12))))
