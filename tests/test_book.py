@@ -159,7 +159,17 @@ def test_publish_numbers_figures_and_drops_noise(tmp_path):
     assert len(out.outputs) == 1 and "remove-input" in out.metadata["tags"]
     assert [o.get("name") for o in cells[2].outputs if o.output_type == "stream"] == ["stdout"]
     assert "mystnb" not in cells[0].metadata and "mystnb" not in cells[2].metadata
-    cell.outputs.append(cell.outputs[1])
+    # two figures shown by one cell (a loop): each gets its own cell, number and caption; a name used twice fails
+    second = nbformat.v4.new_output("display_data", data={"image/png": "iVBORw0KGgo=", "text/plain": "B"},
+                                    metadata={"ntk_book_figure": dict(meta, name="fig-ch9-other", alt="B.")})
+    cell.outputs = [cell.outputs[1], nbformat.v4.new_output("stream", name="stdout", text="between\n"), second]
     nbformat.write(nb, path)
-    with pytest.raises(SystemExit, match="one figure per code cell"):
+    publish(path)
+    cells = nbformat.read(path, as_version=4).cells
+    names = [c.metadata.get("mystnb", {}).get("figure", {}).get("name") for c in cells]
+    assert names == [None, "fig-ch9-demo", None, "fig-ch9-other"]
+    assert cells[2].outputs[0]["text"] == "between\n" and cells[3].metadata["mystnb"]["image"] == {"alt": "B."}
+    cell.outputs = [cell.outputs[0], cell.outputs[0]]
+    nbformat.write(nb, path)
+    with pytest.raises(SystemExit, match="shown twice"):
         publish(path)

@@ -21,8 +21,10 @@ def test_the_committed_runtimes_file_is_valid_and_covers_the_chapters():
     runtimes = load_runtimes(REPO / RUNTIMES_FILE)
     assert runtimes == load_runtimes()  # the default path is the checkout's file
     for name in GENERATED:
-        for profile in ("quick", "book"):
-            assert name in runtimes[profile], f"{RUNTIMES_FILE} has no {profile} run time for {name}"
+        # every chapter has a measured quick time; a book time may be missing (the page then says "not measured")
+        # until a build measures it: never type one in by hand
+        assert name in runtimes["quick"], f"{RUNTIMES_FILE} has no quick run time for {name}"
+    assert runtimes["book"], f"{RUNTIMES_FILE} has no book run time at all"
 
 
 @pytest.mark.parametrize("name", GENERATED)

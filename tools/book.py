@@ -115,12 +115,20 @@ def run_chapters(source: Path, site: Path, profile: str, seed: int) -> list[dict
     return records
 
 
+def _label(cell: dict, figure: dict) -> None:
+    """Make ``cell``'s (single) output a numbered myst-nb figure with caption and alt text."""
+    mystnb = cell.metadata.setdefault("mystnb", {})
+    mystnb["figure"] = {"name": figure["name"], "caption": figure["caption"]}
+    mystnb["image"] = {"alt": figure["alt"]}
+
+
 def publish(notebook: Path) -> None:
     """Prepare an executed notebook for the site, in place.
 
-    * A code cell whose output carries ``ntk_book_figure`` metadata (``lib.notebook.Figures.show``)
-      becomes a numbered figure: its ``mystnb.figure`` (name, caption) and ``mystnb.image`` (alt) are set,
-      so the page shows a captioned figure with alt text that ``{numref}`` can cite.
+    * Each output that carries ``ntk_book_figure`` metadata (``lib.notebook.Figures.show``) becomes a
+      numbered figure in a cell of its own (a loop may show several): its ``mystnb.figure`` (name, caption)
+      and ``mystnb.image`` (alt) are set, so the page shows a captioned figure with alt text that
+      ``{numref}`` can cite.
     * Progress bars and warnings are not published: stderr streams and widget outputs are dropped
       (the kernel already runs with ``TQDM_DISABLE=1``; this catches whatever still got through).
     """
@@ -129,6 +137,7 @@ def publish(notebook: Path) -> None:
     nb = nbformat.read(notebook, as_version=4)
     dropped: list[str] = []
     cells = []
+    seen: set[str] = set()
     for index, cell in enumerate(nb.cells):
         cells.append(cell)
         if cell.cell_type != "code":
@@ -143,30 +152,29 @@ def publish(notebook: Path) -> None:
                 continue
             kept.append(output)
         cell.outputs = kept
-        figures = [o["metadata"]["ntk_book_figure"] for o in kept
-                   if "ntk_book_figure" in (o.get("metadata") or {})]
-        if len(figures) > 1:
-            raise SystemExit(f"[book] FAILED: {notebook.name}, cell {index}: {len(figures)} figures "
-                             f"({', '.join(f['name'] for f in figures)}); show one figure per code cell "
-                             "so that each gets its own number, caption and alt text.")
-        if figures:
-            figure = figures[0]
-            at = next(i for i, o in enumerate(kept) if "ntk_book_figure" in (o.get("metadata") or {}))
-            target = cell
-            if len(kept) > 1:
-                # myst-nb applies a cell's figure options to every output of the cell (each would become a
-                # figure with the same label): the figure gets a cell of its own, the other outputs stay around it
-                cell.outputs = kept[:at]
+        at = [i for i, o in enumerate(kept) if "ntk_book_figure" in (o.get("metadata") or {})]
+        for i in at:
+            name = kept[i]["metadata"]["ntk_book_figure"]["name"]
+            if name in seen:
+                raise SystemExit(f"[book] FAILED: {notebook.name}, cell {index}: figure {name!r} is shown twice; "
+                                 "each figure needs its own name (its label for {numref}).")
+            seen.add(name)
+        if len(kept) == 1 and at == [0]:
+            _label(cell, kept[0]["metadata"]["ntk_book_figure"])
+        elif at:
+            # myst-nb applies a cell's figure options to every output of the cell (each would become a figure
+            # with the same label): every figure gets a cell of its own, the other outputs stay around them
+            cell.outputs = kept[:at[0]]
+            for n, i in enumerate(at):
                 target = nbformat.v4.new_code_cell("", metadata={"tags": ["remove-input"]})
-                target.outputs = [kept[at]]
+                target.outputs = [kept[i]]
+                _label(target, kept[i]["metadata"]["ntk_book_figure"])
                 cells.append(target)
-                if kept[at + 1:]:
+                rest_outputs = kept[i + 1:at[n + 1] if n + 1 < len(at) else len(kept)]
+                if rest_outputs:
                     rest = nbformat.v4.new_code_cell("", metadata={"tags": ["remove-input"]})
-                    rest.outputs = kept[at + 1:]
+                    rest.outputs = rest_outputs
                     cells.append(rest)
-            mystnb = target.metadata.setdefault("mystnb", {})
-            mystnb["figure"] = {"name": figure["name"], "caption": figure["caption"]}
-            mystnb["image"] = {"alt": figure["alt"]}
     nb.cells = cells
     noise = [line for line in dropped if line]
     if noise:
