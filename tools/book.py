@@ -115,6 +115,11 @@ def run_chapters(source: Path, site: Path, profile: str, seed: int) -> list[dict
     return records
 
 
+#: Source of the cells that carry outputs split off a cell (myst-nb drops code cells whose source is empty, and
+#: with them their outputs; remove-input hides this line on the page).
+SPLIT_SOURCE = "# (output of the cell above)"
+
+
 def _label(cell: dict, figure: dict) -> None:
     """Make ``cell``'s (single) output a numbered myst-nb figure with caption and alt text."""
     mystnb = cell.metadata.setdefault("mystnb", {})
@@ -166,13 +171,13 @@ def publish(notebook: Path) -> None:
             # with the same label): every figure gets a cell of its own, the other outputs stay around them
             cell.outputs = kept[:at[0]]
             for n, i in enumerate(at):
-                target = nbformat.v4.new_code_cell("", metadata={"tags": ["remove-input"]})
+                target = nbformat.v4.new_code_cell(SPLIT_SOURCE, metadata={"tags": ["remove-input"]})
                 target.outputs = [kept[i]]
                 _label(target, kept[i]["metadata"]["ntk_book_figure"])
                 cells.append(target)
                 rest_outputs = kept[i + 1:at[n + 1] if n + 1 < len(at) else len(kept)]
                 if rest_outputs:
-                    rest = nbformat.v4.new_code_cell("", metadata={"tags": ["remove-input"]})
+                    rest = nbformat.v4.new_code_cell(SPLIT_SOURCE, metadata={"tags": ["remove-input"]})
                     rest.outputs = rest_outputs
                     cells.append(rest)
     nb.cells = cells
