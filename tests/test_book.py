@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools.book import chapter_notebooks, check_site, resolve_document, toc_files
+from tools.book import chapter_notebooks, check_site, resolve_document, select_chapters, toc_files
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK = [sys.executable, str(REPO / "tools" / "book.py")]
@@ -52,6 +52,16 @@ def _write_mini_book(root: Path, cell: str) -> Path:
 
 
 @pytest.mark.book
+def test_only_selects_chapters_by_toc_name_file_name_or_number():
+    names = ["intro", "chapters/01_kernel_regime", "chapters/02_natural_gradient", "chapters/05_scaling_laws"]
+    assert select_chapters(names, None) == names
+    assert select_chapters(names, ["5", "1"]) == ["chapters/01_kernel_regime", "chapters/05_scaling_laws"]
+    assert select_chapters(names, ["02_natural_gradient.ipynb"]) == ["chapters/02_natural_gradient"]
+    assert select_chapters(names, ["chapters/01_kernel_regime", "01"]) == ["chapters/01_kernel_regime"]
+    with pytest.raises(ValueError, match="matches no chapter; choose among"):
+        select_chapters(names, ["07"])
+
+
 def test_a_failing_cell_fails_the_build(tmp_path):
     source = _write_mini_book(tmp_path, 'raise RuntimeError("deliberately failing cell")')
     result = subprocess.run(BOOK + ["build", "--profile", "quick", "--source", str(source), "--out",

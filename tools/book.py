@@ -91,13 +91,32 @@ def copy_sources(source: Path, site: Path) -> None:
             shutil.copy2(path, target)
 
 
-def run_chapters(source: Path, site: Path, profile: str, seed: int) -> list[dict]:
-    """Execute every notebook chapter with papermill; raise on the first failure."""
+def select_chapters(names: list[str], only: list[str] | None) -> list[str]:
+    """The chapters among ``names`` (toc names) that ``only`` selects (``None``: all).
+
+    Each entry of ``only`` matches a chapter by its toc name (``chapters/01_kernel_regime``), file name
+    (``01_kernel_regime``) or number prefix (``01``, ``1``). Raises ValueError naming the choices if one matches none.
+    """
+    if not only:
+        return names
+    chosen = []
+    for wanted in only:
+        key = wanted.removesuffix(".ipynb")
+        hits = [n for n in names
+                if key in (n, Path(n).name) or Path(n).name.split("_")[0].lstrip("0") == key.lstrip("0")]
+        if not hits:
+            raise ValueError(f"--only {wanted!r} matches no chapter; choose among {', '.join(names)}.")
+        chosen.extend(h for h in hits if h not in chosen)
+    return [n for n in names if n in chosen]
+
+
+def run_chapters(source: Path, site: Path, profile: str, seed: int, only: list[str] | None = None) -> list[dict]:
+    """Execute the notebook chapters (all, or those ``only`` selects) with papermill; raise on the first failure."""
     import papermill
 
     os.environ.update(SITE_KERNEL_ENV)  # papermill's kernel inherits this process's environment
     records = []
-    for name in chapter_notebooks(source):
+    for name in select_chapters(chapter_notebooks(source), only):
         notebook = site / f"{name}.ipynb"
         print(f"[book] executing {name}.ipynb (profile={profile}, seed={seed})", flush=True)
         start = time.perf_counter()
@@ -342,7 +361,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--record-runtimes", action="store_true",
                         help="also write the measured run times into <source>/chapters/runtimes.json, which the "
                              "chapters' Runtime lines show (lib.runtimes); commit that file")
+    parser.add_argument("--only", action="append", default=None, metavar="CHAPTER",
+                        help="for 'run': execute only this chapter (toc name, file name or number; repeatable)")
     args = parser.parse_args(argv)
+    if args.only and args.command != "run":
+        parser.error("--only works with 'run' only (a site build executes every chapter).")
     if args.command == "check":
         html = Path(args.html)
         check_site(html.parents[1], html)
@@ -366,7 +389,7 @@ def main(argv: list[str] | None = None) -> None:
     used = out / "results-used.txt"  # every results-cache entry the chapters read or wrote (lib.cache)
     used.unlink(missing_ok=True)
     os.environ["NTK_BOOK_RESULTS_LOG"] = str(used)
-    records = run_chapters(args.source, site, args.profile, args.seed)
+    records = run_chapters(args.source, site, args.profile, args.seed, args.only)
     write_status(site, records, args.profile)
     if args.record_runtimes:
         record_measured_runtimes(args.source, records)
