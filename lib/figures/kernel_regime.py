@@ -11,12 +11,20 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from lib.experiments.kernel_regime.analysis import LOG_FLOOR
-from lib.experiments.kernel_regime.chapter import WRN, AlphaSweep, Catapult, Convergence, Factorial, GPComparison
+from lib.experiments.kernel_regime.chapter import (
+    WRN,
+    AlphaSweep,
+    Catapult,
+    Controls,
+    Convergence,
+    Factorial,
+    GPComparison,
+)
 from lib.experiments.kernel_regime.configs import Optimizer, Parametrization
 from lib.plotting import PALETTE, band, log_axis, panels
 
-__all__ = ["convergence", "factorial_change", "factorial_performance", "catapult", "alpha_sweep", "gp_comparison",
-           "wide_resnet", "PARAMETRIZATION_STYLE"]
+__all__ = ["convergence", "factorial_change", "factorial_performance", "controls", "catapult", "alpha_sweep",
+           "gp_comparison", "wide_resnet", "PARAMETRIZATION_STYLE"]
 
 #: Colour and label of each parametrization, the same in every figure.
 PARAMETRIZATION_STYLE = {"standard": (PALETTE[1], "standard"), "ntk": (PALETTE[0], "NTK"),
@@ -86,9 +94,44 @@ def factorial_performance(fac: Factorial) -> plt.Figure:
     return fig
 
 
+def controls(fac: Factorial, ctl: Controls) -> plt.Figure:
+    """Left: the NTK network's shape change against width under GD at the control rate — ReLU centred at the end of
+    training and at equal loss, GELU, uncentred — with a slope −2 guide. Right: test accuracy of kernel regression
+    with the final minus the initial kernel at each width (GD at c = 1), one colour per parametrization."""
+    fig, axes = panels(2)
+    widths = np.asarray(ctl.widths, dtype=float)
+    relu = fac.slices[("ntk", "gd", ctl.rate)]
+    lines = [("ReLU, end of training", relu["shape"], PALETTE[0], "-"),
+             ("ReLU, at equal loss", relu["shape_at_target"], PALETTE[0], ":"),
+             ("GELU, end of training", ctl.arms["gelu"]["shape"], PALETTE[3], "-"),
+             ("ReLU uncentred, end", ctl.arms["uncentred"]["shape"], PALETTE[4], "--")]
+    for label, runs, color, style in lines:
+        if np.all(np.isfinite(runs)):
+            band(axes[0], widths, np.maximum(runs, LOG_FLOOR), label=label, color=color, linestyle=style)
+    start = np.nanmean(ctl.arms["gelu"]["shape"][:, 0])
+    axes[0].plot(widths, start * (widths / widths[0]) ** -2.0, color="black", linestyle="--", linewidth=1,
+                 label="slope −2 (smooth theory)")
+    log_axis(axes[0], "both")
+    axes[0].set(xlabel="hidden width n", ylabel="1 − CKA(Θ₀, Θ_T)", title=f"NTK network, GD, c = {ctl.rate:g}")
+    axes[0].legend(fontsize=7)
+    for p in Parametrization:
+        color, label = PARAMETRIZATION_STYLE[p.value]
+        arrays = fac.slices[(p.value, "gd", 1.0)]
+        band(axes[1], widths, 100 * (arrays["kernel_accuracy_final"] - arrays["kernel_accuracy_initial"]),
+             label=label, color=color)
+    axes[1].axhline(0, color="black", linewidth=0.8)
+    log_axis(axes[1], "x")
+    axes[1].set(xlabel="hidden width n", ylabel="Θ_T − Θ₀ regression accuracy (pt)",
+                title="after-kernel test (GD, c = 1)")
+    axes[1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def catapult(cat: Catapult, shown: int = 4) -> plt.Figure:
     """Left: training loss against step for ``shown`` rates (first seed). Middle: ``λ_max(Θ_t)/λ₀``. Right: per
-    rate, the final ``η λ_T / 2N`` and the kernel's shape change (mean ±1 s.e. over seeds)."""
+    rate, the final ``η λ_T / 2N`` and the kernel's shape change (mean ±1 s.e. over seeds), ReLU solid, the GELU
+    control dashed."""
     fig, axes = panels(3)
     rates = cat.rates
     picked = [rates[int(round(k))] for k in np.linspace(0, len(rates) - 1, shown)]
@@ -117,8 +160,14 @@ def catapult(cat: Catapult, shown: int = 4) -> plt.Figure:
         if c not in ok:   # shade each failed rate on its own (failures need not be monotone in c)
             axes[2].axvspan(c / 1.15, c * 1.15, color="0.85", label="diverged or collapsed" if c == min(
                 x for x in rates if x not in ok) else None)
-    axes[2].set_xlim(right=max(rates) * 1.2)
+    gelu = [c for c in sorted(cat.gelu) if not any(r["diverged"] or r["collapsed"] for r in cat.gelu[c])]
+    if gelu:
+        band(axes[2], gelu, np.array([[r["edge"] for r in cat.gelu[c]] for c in gelu]).T, color=PALETTE[0],
+             label="GELU: η λ_max(Θ_T) / 2N", linestyle="--", marker="s")
+        band(axes[2], gelu, np.array([[max(r["shape"], LOG_FLOOR) for r in cat.gelu[c]] for c in gelu]).T,
+             color=PALETTE[1], label="GELU: 1 − CKA", linestyle="--", marker="s")
     log_axis(axes[2], "both")
+    axes[2].set_xlim(min(rates) / 1.3, max(rates) * 1.3)
     axes[2].set(xlabel="learning rate c (units of 2N/λ_max(Θ₀))", title="where the runs end")
     axes[2].legend(fontsize=8)
     fig.tight_layout()
@@ -133,12 +182,20 @@ def alpha_sweep(al: AlphaSweep) -> plt.Figure:
     band(axes[0], a, np.maximum(al.arrays["shape"].T, LOG_FLOOR), label="shape 1 − CKA", color=PALETTE[1])
     band(axes[0], a, np.maximum(np.abs(al.arrays["scale"].T), LOG_FLOOR), label="|log ‖Θ_T‖/‖Θ₀‖|",
          color=PALETTE[0])
+    if al.gelu:
+        band(axes[0], al.gelu_alphas, np.maximum(al.gelu["shape"].T, LOG_FLOOR), label="shape, GELU",
+             color=PALETTE[1], linestyle="--", marker="s")
     log_axis(axes[0], "both")
     axes[0].set(xlabel="output scale α", ylabel="kernel change", title="kernel change")
     axes[0].legend(fontsize=8)
-    band(axes[1], a, 100 * al.arrays["test_accuracy"].T, color=PALETTE[2])
+    band(axes[1], a, 100 * al.arrays["test_accuracy"].T, color=PALETTE[2], label="network")
+    band(axes[1], a, 100 * al.arrays["kernel_accuracy_final"].T, color=PALETTE[3], linestyle="--",
+         label="regression with Θ_T")
+    band(axes[1], a, 100 * al.arrays["kernel_accuracy_initial"].T, color=PALETTE[4], linestyle=":",
+         label="regression with Θ₀")
     log_axis(axes[1], "x")
     axes[1].set(xlabel="output scale α", ylabel="test accuracy (%)", title="test accuracy")
+    axes[1].legend(fontsize=8)
     band(axes[2], a, al.arrays["train_loss"].T, label="final training loss", color=PALETTE[3])
     band(axes[2], a, al.arrays["parameters"].T, label="‖θ_T − θ₀‖ / ‖θ₀‖", color=PALETTE[4])
     log_axis(axes[2], "both")

@@ -1,5 +1,5 @@
 """Chapter 1's analysis: learning-rate picks with grid-edge warnings, the factorial design's arrays, width trends
-with bootstrap intervals, and the calibration of finite networks against the NTK-GP.
+with intervals over seeds, and the calibration of finite networks against the NTK-GP.
 
 The factorial design's results are *slices*: one per parametrization, optimizer and evaluated rate, each a dict of
 ``[S, W]`` arrays (evaluation seed × width, the size table's widths).
@@ -16,7 +16,8 @@ from lib.experiments.kernel_regime.configs import Optimizer
 from lib.records import grid
 from lib.stats import Interval, holm, trend
 
-__all__ = ["Pick", "pick_rates", "picks_table", "factorial_slices", "width_trends", "LOG_FLOOR", "calibration"]
+__all__ = ["Pick", "pick_rates", "picks_table", "factorial_slices", "width_trends", "LOG_FLOOR", "calibration",
+           "calibration_intervals"]
 
 #: Values below this are treated as this before taking log10 (a kernel change of 1e-12 is "none").
 LOG_FLOOR = 1e-12
@@ -133,15 +134,60 @@ def calibration(records: Sequence[Mapping], *, floor: float = 0.1) -> dict[str, 
 
     and per width (over nets): ``variance_ratio`` — the ensemble variance of the plain nets divided by the NTK-GP
     variance, averaged over the same points (``[W]``; unbiased ensemble variance, ``nets − 1`` degrees of freedom).
+
+    With the linearized arm (records with ``linear``), also per width and net, in the same units as
+    ``centred_rms``: ``net_vs_linear`` (centred net − its own trained linearization: nonlinearity),
+    ``linear_vs_gp`` (linearization − NTK-GP mean: the empirical kernel's fluctuation); and per width
+    ``mean_offset`` (RMS of the centred nets' *average* deviation from the NTK-GP mean, common to all nets) and
+    ``spread`` (RMS over the grid of the centred nets' standard deviation around their average); and the split of the
+    plain nets' mean z² into ``z2_offset`` (the ensemble mean's squared distance from μ in units of σ²) and
+    ``z2_spread`` (the ensemble variance, divisor ``nets``, over σ²), which add up to the mean z².
     """
-    out: dict[str, list] = {k: [] for k in ("centred_rms", "z2", "coverage", "variance_ratio")}
+    names = ("centred_rms", "z2", "coverage", "variance_ratio", "net_vs_linear", "linear_vs_gp", "mean_offset",
+             "spread", "z2_offset", "z2_spread")
+    out: dict[str, list] = {k: [] for k in names}
     for r in records:
         mu, sd = np.asarray(r["gp_mean"]), np.asarray(r["gp_std"])
         plain, centred = np.asarray(r["plain"]), np.asarray(r["centred"])
         keep = sd >= floor * sd.max()
+        unit = np.sqrt((sd ** 2).mean())
         z = (plain[:, keep] - mu[keep]) / sd[keep]
-        out["centred_rms"].append(np.sqrt(((centred - mu) ** 2).mean(axis=1)) / np.sqrt((sd ** 2).mean()))
+        out["centred_rms"].append(np.sqrt(((centred - mu) ** 2).mean(axis=1)) / unit)
         out["z2"].append((z ** 2).mean(axis=1))
         out["coverage"].append((np.abs(z) <= 2).mean(axis=1))
         out["variance_ratio"].append(float((plain[:, keep].var(axis=0, ddof=1) / sd[keep] ** 2).mean()))
-    return {k: np.asarray(v) for k, v in out.items()}
+        out["mean_offset"].append(float(np.sqrt(((centred.mean(axis=0) - mu) ** 2).mean()) / unit))
+        # mean z² over nets and points = (ensemble mean − μ)²/σ² + (ensemble variance, 1/nets)/σ², averaged
+        out["z2_offset"].append(float((((plain[:, keep].mean(axis=0) - mu[keep]) / sd[keep]) ** 2).mean()))
+        out["z2_spread"].append(float((plain[:, keep].var(axis=0) / sd[keep] ** 2).mean()))
+        out["spread"].append(float(np.sqrt(centred.var(axis=0, ddof=1).mean()) / unit))
+        if "linear" in r:
+            linear = np.asarray(r["linear"])
+            out["net_vs_linear"].append(np.sqrt(((centred - linear) ** 2).mean(axis=1)) / unit)
+            out["linear_vs_gp"].append(np.sqrt(((linear - mu) ** 2).mean(axis=1)) / unit)
+    return {k: np.asarray(v) for k, v in out.items() if len(v)}
+
+
+def calibration_intervals(record: Mapping, *, floor: float = 0.1, resamples: int = 4000, confidence: float = 0.95,
+                          seed: int = 0) -> dict[str, Interval]:
+    """Percentile-bootstrap intervals over the nets of one width (:func:`calibration`'s record) for the mean z²,
+    the ±2σ coverage and the ensemble/NTK-GP variance ratio: the nets are resampled with replacement and every
+    statistic recomputed. With 16 nets a variance ratio is uncertain by tens of percent; these intervals say how
+    much."""
+    mu, sd = np.asarray(record["gp_mean"]), np.asarray(record["gp_std"])
+    plain = np.asarray(record["plain"])
+    keep = sd >= floor * sd.max()
+    z = (plain[:, keep] - mu[keep]) / sd[keep]                     # [nets, points]
+    index = np.random.default_rng(seed).integers(0, len(plain), size=(resamples, len(plain)))
+
+    def stats(rows: np.ndarray) -> tuple[float, float, float]:
+        zz, pp = z[rows], plain[rows][:, keep]
+        return (float((zz ** 2).mean()), float((np.abs(zz) <= 2).mean()),
+                float((pp.var(axis=0, ddof=1) / sd[keep] ** 2).mean()))
+
+    full = stats(np.arange(len(plain)))
+    boot = np.array([stats(rows) for rows in index])
+    q = [(1 - confidence) / 2 * 100, (1 + confidence) / 2 * 100]
+    method = f"percentile bootstrap over {len(plain)} nets"
+    return {name: Interval(full[i], *np.percentile(boot[:, i], q), confidence, len(plain), method=method)
+            for i, name in enumerate(("z2", "coverage", "variance_ratio"))}
