@@ -299,3 +299,83 @@ def test_random_crop_flip_is_a_shift_and_flip_of_each_image():
         crops = [padded[b, :, i:i + 8, j:j + 8] for i in range(5) for j in range(5)]
         assert any(torch.equal(out[b], c) or torch.equal(out[b], c.flip(-1)) for c in crops)
     assert WRN_RECIPE.momentum == 0.9 and WRN_RECIPE.batchnorm == "per-task"
+
+
+def test_kernel_output_drift_matches_the_gradient_descent_reference():
+    """Per-pair output drift of the kernel model against the weights of small-step gradient descent on the linear
+    model, task by task (an independent reference for ``output_drift``)."""
+    seq = _toy_sequence(tasks=3)
+    tau, eta = 1.0, 1e-3
+    result = sequential_kernel_regression(_linear_kernel, seq, "domain", [tau])
+    w = torch.zeros(8, 3, dtype=torch.float64)
+    tests = [t.x_test.reshape(4, -1).double() for t in seq.tasks]
+    expected = np.zeros((3, 3))
+    for j, task in enumerate(seq.tasks):
+        before = w.clone()
+        x = task.x_train.reshape(6, -1).double()
+        y = torch.nn.functional.one_hot(task.labels_train, 3).double() - 1 / 3
+        for _ in range(int(tau / eta)):
+            w -= eta * x.T @ (x @ w - y) / x.shape[0]
+        for i, xt in enumerate(tests):
+            expected[j, i] = float((xt @ (w - before)).pow(2).sum(1).mean())
+    assert result.output_drift.shape == (1, 3, 3)
+    # Specific tolerance: gradient descent with step η against gradient flow, O(η λ_max τ) relative.
+    np.testing.assert_allclose(result.output_drift[0], expected, rtol=2e-2, atol=1e-6)
+
+
+def test_run_sequence_records_probe_kernels_and_output_drift():
+    """One task: the drift is the mean squared output change between a copy of the initial model and the trained
+    one; the probe kernels are the empirical NTKs (by an explicit Jacobian) before and after."""
+    import copy
+
+    seq = _toy_sequence(tasks=1)
+    model = MLP(8, 16, 1, 3, generator=torch.Generator().manual_seed(0))
+    start = copy.deepcopy(model)
+    probe = seq.tasks[0].x_test
+    result = run_sequence(model, seq, "domain", Budget(epochs=3), learning_rate=0.1, batch_size=2,
+                          generator=torch.Generator().manual_seed(1), probe=probe, track_drift=True)
+    with torch.no_grad():
+        drift = (model(probe) - start(probe)).double().pow(2).sum(1).mean()
+    assert drift > 0
+    torch.testing.assert_close(torch.tensor(result.output_drift[0][0], dtype=torch.float64), drift,
+                               rtol=1e-5, atol=0)
+
+    def ntk(net):
+        params = dict(net.named_parameters())
+        jac = torch.func.jacrev(lambda p: torch.func.functional_call(net, p, (probe.reshape(4, -1),)))(params)
+        flat = torch.cat([j.reshape(4, 3, -1) for j in jac.values()], dim=-1).double()
+        return torch.einsum("ack,bck->ab", flat, flat)
+
+    kernels = torch.tensor(result.probe_kernels, dtype=torch.float64)
+    assert kernels.shape == (2, 4, 4)
+    # Specific tolerance: float32 Jacobians.
+    torch.testing.assert_close(kernels[0], ntk(start), rtol=1e-4, atol=1e-6)
+    torch.testing.assert_close(kernels[1], ntk(model), rtol=1e-4, atol=1e-6)
+    plain = run_sequence(copy.deepcopy(start), seq, "domain", Budget(epochs=1), learning_rate=0.1, batch_size=2,
+                         generator=torch.Generator().manual_seed(1))
+    assert plain.output_drift == [] and plain.probe_kernels == []
+
+
+def test_rotated_mnist_validation_pool_never_touches_the_test_split():
+    """held_out="validation": held-out images come from the last MNIST_VALIDATION training images, training images
+    from the rest; held_out="test" draws exactly what it drew before the option existed."""
+    from lib.continual.benchmarks import MNIST_VALIDATION
+
+    train = load_dataset("mnist", "train")
+    pool = train.features()[len(train) - MNIST_VALIDATION:].reshape(MNIST_VALIDATION, -1)
+    seq = rotated_mnist([0], 30, 20, seed=3, held_out="validation")
+    held = seq.tasks[0].x_test.reshape(20, -1)
+    distances = torch.cdist(held, pool, compute_mode="donot_use_mm_for_euclid_dist")
+    assert (distances.min(dim=1).values == 0).all()               # every held-out image is in the pool
+    rest = train.features()[:len(train) - MNIST_VALIDATION].reshape(-1, 784)
+    train_images = seq.tasks[0].x_train.reshape(30, -1)
+    assert (torch.cdist(train_images, rest, compute_mode="donot_use_mm_for_euclid_dist").min(dim=1).values == 0).all()
+    assert (torch.cdist(train_images, pool, compute_mode="donot_use_mm_for_euclid_dist").min(dim=1).values > 0).all()
+    # the evaluation draw is unchanged by the option: the same permutations as the original sampler
+    generator = torch.Generator().manual_seed(3)
+    i = torch.randperm(len(train), generator=generator)[:30]
+    torch.testing.assert_close(rotated_mnist([0], 30, 20, seed=3).tasks[0].x_train, train.subset(i).features())
+    with pytest.raises(ValueError, match="held_out"):
+        rotated_mnist([0], 30, 20, seed=3, held_out="val")
+    with pytest.raises(ValueError, match="held_out"):
+        make_sequence("split_mnist", seed=0, n_train=5, n_test=5, held_out="validation")

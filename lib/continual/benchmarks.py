@@ -92,9 +92,19 @@ def _sample(n_available: int, n: int, generator: torch.Generator, what: str) -> 
     return torch.randperm(n_available, generator=generator)[:n]
 
 
-def rotated_mnist(angles: list[float], n_train: int, n_test: int, *, seed: int, root=None) -> TaskSequence:
-    """One task per angle (degrees, counter-clockwise): ``n_train`` training and ``n_test`` test images of
-    MNIST, drawn afresh for every task with ``seed``, rotated by that angle."""
+#: Images at the end of MNIST's training split that form the validation pool of ``held_out="validation"``.
+MNIST_VALIDATION = 10000
+
+
+def rotated_mnist(angles: list[float], n_train: int, n_test: int, *, seed: int, root=None,
+                  held_out: str = "test") -> TaskSequence:
+    """One task per angle (degrees, counter-clockwise): ``n_train`` training and ``n_test`` held-out images of
+    MNIST, drawn afresh for every task with ``seed``, rotated by that angle.
+
+    ``held_out="test"``: training images from MNIST's training split, held-out images from its test split (for
+    evaluation). ``held_out="validation"``: training images from the first ``60000 − MNIST_VALIDATION`` training
+    images, held-out images from the last :data:`MNIST_VALIDATION` (for tuning: the test split is never seen).
+    """
     from torchvision.transforms.functional import InterpolationMode, rotate
 
     if isinstance(angles, (str, bytes)) or not hasattr(angles, "__len__") or not len(angles):
@@ -104,12 +114,25 @@ def rotated_mnist(angles: list[float], n_train: int, n_test: int, *, seed: int, 
     n_train = check_positive_int("n_train", n_train, example=1000)
     n_test = check_positive_int("n_test", n_test, example=1000)
     seed = check_int("seed", seed, example=0)
-    train, test = load_dataset("mnist", "train", root=root), load_dataset("mnist", "test", root=root)
+    if held_out not in ("test", "validation"):
+        raise ValueError(f"held_out must be 'test' (evaluation) or 'validation' (tuning), got {held_out!r}.")
+    train = load_dataset("mnist", "train", root=root)
+    if held_out == "test":
+        test = load_dataset("mnist", "test", root=root)
+        train_pool = torch.arange(len(train))
+        test_pool = torch.arange(len(test))
+    else:
+        if len(train) <= MNIST_VALIDATION:
+            raise ValueError(f"MNIST train has {len(train)} images, too few for a validation pool of "
+                             f"{MNIST_VALIDATION}; use held_out='test'.")
+        test = train
+        train_pool = torch.arange(len(train) - MNIST_VALIDATION)
+        test_pool = torch.arange(len(train) - MNIST_VALIDATION, len(train))
     generator = torch.Generator().manual_seed(seed)
     tasks = []
     for angle in angles:
-        i = _sample(len(train), n_train, generator, "MNIST train")
-        j = _sample(len(test), n_test, generator, "MNIST test")
+        i = train_pool[_sample(len(train_pool), n_train, generator, "MNIST train")]
+        j = test_pool[_sample(len(test_pool), n_test, generator, f"MNIST {held_out}")]
 
         def turn(x: torch.Tensor, angle: float = angle) -> torch.Tensor:
             return rotate(x, float(angle), interpolation=InterpolationMode.BILINEAR) if angle % 360 else x
@@ -182,15 +205,19 @@ def split_dataset(name: str, n_train_per_class: int | None, n_test_per_class: in
 
 
 def make_sequence(name: str, *, seed: int, n_train: int, n_test: int, angles: list[float] | None = None,
-                  root=None) -> TaskSequence:
+                  root=None, held_out: str = "test") -> TaskSequence:
     """Any benchmark of :data:`BENCHMARKS` by name. ``n_train``/``n_test`` are per task for RotatedMNIST and
-    per class for the Split benchmarks; ``angles`` are required for RotatedMNIST."""
+    per class for the Split benchmarks; ``angles`` are required for RotatedMNIST; ``held_out`` (RotatedMNIST only)
+    is ``"test"`` or ``"validation"`` (see :func:`rotated_mnist`)."""
     if not isinstance(name, str) or name not in BENCHMARKS:
         raise ValueError(f"Unknown benchmark {name!r}; valid: {', '.join(BENCHMARKS)}.")
     if name == "rotated_mnist":
         if angles is None:
             raise ValueError("rotated_mnist needs angles=[...] (degrees).")
-        return rotated_mnist(angles, n_train, n_test, seed=seed, root=root)
+        return rotated_mnist(angles, n_train, n_test, seed=seed, root=root, held_out=held_out)
+    if held_out != "test":
+        raise ValueError(f"held_out={held_out!r} exists for rotated_mnist only; the Split benchmarks use their test "
+                         "(or val) split.")
     return split_dataset(name, n_train, n_test, seed=seed, root=root)
 
 

@@ -52,6 +52,8 @@ class KernelSequence:
         train_loss: ``[M, T]`` mean squared loss ``(1/2n) Σ ‖f − y‖²`` on them at that moment.
         outputs: ``[M, N, C]`` the outputs after the last task on every input: the tasks' training inputs in task
             order, then their test inputs in task order.
+        output_drift: ``[M, T, T]``: ``output_drift[m, t, i]`` is the mean over task ``i``'s test inputs of
+            ``‖f_after(x) − f_before(x)‖²`` over the training of task ``t`` (as :class:`SequenceResult`'s).
     """
 
     times: np.ndarray
@@ -59,6 +61,7 @@ class KernelSequence:
     train_accuracy: np.ndarray
     train_loss: np.ndarray
     outputs: torch.Tensor
+    output_drift: np.ndarray
 
 
 def _flat(x: torch.Tensor) -> torch.Tensor:
@@ -107,6 +110,8 @@ def sequential_kernel_regression(kernel: KernelFn, sequence: TaskSequence, setti
     t_count = len(tasks)
     accuracy = np.zeros((m, t_count, t_count))
     train_accuracy, train_loss = np.zeros((m, t_count)), np.zeros((m, t_count))
+    drift = np.zeros((m, t_count, t_count))
+    test_part = slice(offsets[t_count], offsets[-1])
     tau_t = torch.as_tensor(tau, dtype=torch.float64)
     for j, task in enumerate(tasks):
         x_j = points[j]
@@ -124,16 +129,21 @@ def sequential_kernel_regression(kernel: KernelFn, sequence: TaskSequence, setti
         residual = f[:, offsets[j]:offsets[j + 1]] - y                     # [M, n_j, C]
         residual = residual * mask.double()                                   # task setting: only its outputs
         coef = vec_k @ (gain[:, :, None] * (vec_k.T @ residual))            # [M, n_j, C]
+        test_before = f[:, test_part].clone()
         for start in range(0, n_total, chunk):
             k_block = kernel(x_j, z[start:start + chunk]).double()           # [n_j, B]
             f[:, start:start + chunk] -= torch.einsum("nb,mnc->mbc", k_block, coef)
+        change = (f[:, test_part] - test_before).pow(2).sum(-1)              # [M, n_test_total]
+        for i in range(t_count):
+            lo, hi = offsets[t_count + i] - offsets[t_count], offsets[t_count + i + 1] - offsets[t_count]
+            drift[:, j, i] = change[:, lo:hi].mean(-1).numpy()
         own = f[:, offsets[j]:offsets[j + 1]]
         train_accuracy[:, j] = _accuracy(own, task.labels_train, mask).numpy()
         train_loss[:, j] = (0.5 * ((own - y) * mask.double()).pow(2).sum(-1).mean(-1)).numpy()
         for i, other in enumerate(tasks):
             block = f[:, offsets[t_count + i]:offsets[t_count + i + 1]]
             accuracy[:, j, i] = _accuracy(block, other.labels_test, _mask(setting, other.classes, c)).numpy()
-    return KernelSequence(tau, accuracy, train_accuracy, train_loss, f)
+    return KernelSequence(tau, accuracy, train_accuracy, train_loss, f, drift)
 
 
 def _center_rows_cols(k: torch.Tensor) -> torch.Tensor:

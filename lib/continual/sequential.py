@@ -277,6 +277,10 @@ class SequenceResult:
             pixels the constant component dominates it and it understates changes of shape).
         kernel_shape_from_init, kernel_log_scale_from_init: the centred comparison of the initial kernel with the
             kernel after each task.
+        probe_kernels: ``[T + 1][M][M]`` the empirical NTK on the probe at initialization and after every task
+            (empty without a probe), so cross-task blocks can be analysed later.
+        output_drift: ``[T][T]`` (with ``track_drift``): ``output_drift[t][i]`` is the mean over task ``i``'s test
+            inputs of ``‖f_after(x) − f_before(x)‖²`` (all outputs, eval mode) over the training of task ``t``.
     """
 
     accuracy: list[list[float]] = field(default_factory=list)
@@ -292,6 +296,8 @@ class SequenceResult:
     kernel_distance: list[float] = field(default_factory=list)
     kernel_shape_from_init: list[float] = field(default_factory=list)
     kernel_log_scale_from_init: list[float] = field(default_factory=list)
+    probe_kernels: list[list[list[float]]] = field(default_factory=list)
+    output_drift: list[list[float]] = field(default_factory=list)
 
     @property
     def metrics(self) -> ContinualMetrics:
@@ -302,7 +308,7 @@ def run_sequence(model: nn.Module, sequence: TaskSequence, setting: str | Settin
                  learning_rate: float, batch_size: int, generator: torch.Generator, momentum: float = 0.0,
                  weight_decay: float = 0.0, augment: Augment | None = None, track_accuracy: bool = False,
                  batchnorm: str | BatchNormUse = BatchNormUse.SHARED, probe: torch.Tensor | None = None,
-                 progress: bool = False) -> SequenceResult:
+                 track_drift: bool = False, progress: bool = False) -> SequenceResult:
     """Train ``model`` on the tasks in order and evaluate on every task after each one (in place).
 
     Args:
@@ -312,6 +318,8 @@ def run_sequence(model: nn.Module, sequence: TaskSequence, setting: str | Settin
             are evaluated with the current statistics).
         probe: optional inputs ``[M, ...]`` on which the empirical NTK (trace over outputs, ``[M, M]``, in eval
             mode) is compared before and after every task — the "how far did the kernel move" diagnostic.
+        track_drift: record :attr:`SequenceResult.output_drift` (one extra forward pass over every test set per
+            task).
     """
     if not isinstance(sequence, TaskSequence):
         raise TypeError(f"sequence must be a TaskSequence, got {type(sequence).__name__}.")
@@ -339,7 +347,10 @@ def run_sequence(model: nn.Module, sequence: TaskSequence, setting: str | Settin
 
     k_init = kernel() if probe is not None else None
     k_before = k_init
+    if k_init is not None:
+        result.probe_kernels.append(k_init.tolist())
     tasks = sequence.tasks
+    outputs_before = _test_outputs(model, tasks) if track_drift else None
     statistics: dict[int, dict[str, torch.Tensor]] = {}
     bar = None
     if progress:
@@ -363,7 +374,13 @@ def run_sequence(model: nn.Module, sequence: TaskSequence, setting: str | Settin
             scale, shape = scale_and_shape(k_init, k_after)
             result.kernel_shape_from_init.append(shape)
             result.kernel_log_scale_from_init.append(math.log(abs(scale)))
+            result.probe_kernels.append(k_after.tolist())
             k_before = k_after
+        if outputs_before is not None:
+            outputs_after = _test_outputs(model, tasks)
+            result.output_drift.append([float((a - b).pow(2).sum(dim=1).mean())
+                                        for a, b in zip(outputs_after, outputs_before, strict=True)])
+            outputs_before = outputs_after
         if batchnorm is BatchNormUse.PER_TASK:
             statistics[t] = batchnorm_state(model)
         result.accuracy.append(_evaluate_all(model, tasks, setting, statistics))
@@ -372,6 +389,19 @@ def run_sequence(model: nn.Module, sequence: TaskSequence, setting: str | Settin
     if bar is not None:
         bar.close()
     return result
+
+
+def _test_outputs(model: nn.Module, tasks, batch_size: int = 1024) -> list[torch.Tensor]:
+    """The model's raw outputs ``[n_test, K]`` (eval mode, float64, on the CPU) on every task's test inputs."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad():
+            return [torch.cat([model(task.x_test[s:s + batch_size].to(device)).double().cpu()
+                               for s in range(0, task.x_test.shape[0], batch_size)]) for task in tasks]
+    finally:
+        model.train(was_training)
 
 
 def _evaluate_all(model: nn.Module, tasks, setting, statistics: dict[int, dict[str, torch.Tensor]]) -> list[float]:

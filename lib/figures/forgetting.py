@@ -11,19 +11,32 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
-from lib.experiments.forgetting.chapter import Frontier, KernelBaseline, KernelScale, Linearized, WidthSweep, movement
+from lib.experiments.forgetting import analysis
+from lib.experiments.forgetting.chapter import (
+    Frontier,
+    KernelBaseline,
+    KernelScale,
+    Linearized,
+    WidthSweep,
+    movement,
+    per_run,
+)
 from lib.experiments.forgetting.configs import Arm
 from lib.plotting import PALETTE, band, log_axis, panels
 
 __all__ = ["ARM_STYLE", "confound", "matched", "frontier", "stability_plasticity", "kernel_overlap",
-           "kernel_movement", "accuracy_matrices", "steps_to_target", "image_benchmark"]
+           "kernel_movement", "laziness", "empirical_overlap", "accuracy_matrices", "steps_to_target",
+           "image_benchmark"]
 
 #: Colour, marker and label of each arm, the same in every figure.
 ARM_STYLE = {
     Arm.FIXED.value: (PALETTE[1], "s", "standard, one learning rate"),
     Arm.MATCHED.value: (PALETTE[0], "o", "standard, learning rate matched per width"),
     Arm.NTK.value: (PALETTE[2], "^", "NTK parametrization, one tuned rate"),
+    Arm.MUP.value: (PALETTE[5], "D", "μP, base rate matched per width"),
 }
+#: The arms tuned to the target learning accuracy.
+_TUNED = (Arm.MATCHED.value, Arm.NTK.value, Arm.MUP.value)
 _EPOCH_STYLE = ("-", "--", ":", "-.")
 _EPOCH_COLOR = ("0.2", PALETTE[4], PALETTE[3], PALETTE[6])
 
@@ -76,9 +89,10 @@ def matched(sweep: WidthSweep, epochs: Sequence[int]) -> plt.Figure:
 
 
 def frontier(front: Frontier, widths: Sequence[int]) -> plt.Figure:
-    """F_T read off at fixed learning accuracies against width (left: matched arm, right: NTK arm)."""
-    fig, axes = panels(2)
-    for ax, arm in zip(axes, (Arm.MATCHED.value, Arm.NTK.value), strict=True):
+    """F_T read off at fixed learning accuracies against width, one panel per tuned arm (matched, NTK, μP)."""
+    arms = [a for a in _TUNED if a in front.at]
+    fig, axes = panels(len(arms))
+    for ax, arm in zip(axes, arms, strict=True):
         _, marker, label = ARM_STYLE[arm]
         for k, level in enumerate(front.levels):
             grid = front.at[arm][level]
@@ -88,7 +102,11 @@ def frontier(front: Frontier, widths: Sequence[int]) -> plt.Figure:
                      label=f"at learning accuracy {100 * level:.0f} % ({len(rows)} seeds)")
         log_axis(ax, "x")
         ax.set(xlabel="width m", ylabel="F_T at fixed learning accuracy (%)", title=label)
-        ax.legend(fontsize=8)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
+        else:
+            ax.text(0.5, 0.5, "no seed reaches these learning accuracies\nat every width", transform=ax.transAxes,
+                    ha="center", va="center", fontsize=9, color="0.4")
     fig.tight_layout()
     return fig
 
@@ -170,26 +188,105 @@ def kernel_overlap(kernel: KernelBaseline, sweep: WidthSweep, epochs: int, names
 
 
 def kernel_movement(sweep: WidthSweep, epochs: int) -> plt.Figure:
-    """Centred shape change of the empirical NTK per task (task 1 included) and parameter change, against width."""
+    """Left: centred shape change of the empirical NTK per task (task 1 solid, tasks 2–T dashed) against width, with
+    the lazy-training slope m^(−1/2) for reference. Middle: F_T against the mean shape change, one point per run
+    (marker: arm, colour: width). Right: relative parameter change per task against width."""
     fig, axes = panels(3)
-    for arm in (Arm.MATCHED.value, Arm.NTK.value):
+    cmap = plt.get_cmap("viridis")
+    arms = [a for a in _TUNED if a in sweep.values and epochs in sweep.values[a]]
+    for arm in arms:
         color, marker, label = ARM_STYLE[arm]
         shape = movement(sweep, arm, epochs, "kernel_shape_change")         # [S, W, T]
         band(axes[0], sweep.widths, shape[:, :, 0], color=color, marker=marker, label=f"{label}: task 1")
-        band(axes[0], sweep.widths, np.nanmean(shape[:, :, 1:], axis=2), color=color, marker=marker, linestyle="--",
-             label=f"{label}: tasks 2–T (mean)")
-        scale = movement(sweep, arm, epochs, "kernel_log_scale")
-        band(axes[1], sweep.widths, np.abs(scale[:, :, 0]), color=color, marker=marker, label=f"{label}: task 1")
-        band(axes[1], sweep.widths, np.nanmean(np.abs(scale[:, :, 1:]), axis=2), color=color, marker=marker,
-             linestyle="--")
+        band(axes[0], sweep.widths, np.nanmean(shape[:, :, 1:], axis=2), color=color, marker=marker, linestyle="--")
+        mean_shape = np.nanmean(shape, axis=2)                              # [S, W]
+        f = 100 * sweep.values[arm][epochs]["average_forgetting"]
+        for w_index in range(len(sweep.widths)):
+            axes[1].scatter(mean_shape[:, w_index], f[:, w_index], marker=marker, s=22,
+                            color=cmap(w_index / max(1, len(sweep.widths) - 1)), edgecolors="none", alpha=0.85)
+        axes[1].scatter([], [], marker=marker, color="0.4", label=label)
         change = movement(sweep, arm, epochs, "parameter_change")
         band(axes[2], sweep.widths, np.nanmean(change, axis=2), color=color, marker=marker, label=label)
-    for ax, ylabel, title in zip(axes, ("relative shape change ‖R‖/‖s·HKH‖", "|log s| (centred scale change)",
-                                        "‖Δθ‖ / ‖θ‖ per task (mean over tasks)"),
-                                 ("kernel shape, per task", "kernel scale, per task", "parameters"), strict=True):
+    first = np.nanmean(movement(sweep, arms[0], epochs, "kernel_shape_change")[:, 0, 0]) if arms else 1.0
+    widths = np.asarray(sweep.widths, dtype=float)
+    axes[0].plot(widths, first * (widths / widths[0]) ** -0.5, color="0.5", linestyle=":", label="∝ m^(−1/2)")
+    for w_index, width in enumerate(sweep.widths):
+        axes[1].scatter([], [], marker="o", color=cmap(w_index / max(1, len(sweep.widths) - 1)), label=f"width {width}")
+    for ax in (axes[0], axes[2]):
         log_axis(ax, "both")
-        ax.set(xlabel="width m", ylabel=ylabel, title=title)
+        ax.set_xlabel("width m")
+    log_axis(axes[1], "x")
+    axes[0].set(ylabel="relative shape change ‖R‖/‖s·HKH‖", title="kernel shape change per task (dashed: tasks 2–T)")
+    axes[1].set(xlabel="mean kernel shape change per task (one run)", ylabel="F_T (%)",
+                title="forgetting against kernel movement, per run")
+    axes[2].set(ylabel="‖Δθ‖ / ‖θ‖ per task (mean over tasks)", title="parameters")
     axes[0].legend(fontsize=7)
+    axes[1].legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def laziness(sweep: WidthSweep, front: Frontier, epochs: int, level: float) -> plt.Figure:
+    """The three tuned arms against width, ``epochs`` per task: learning accuracy, F_T, and F_T read off at learning
+    accuracy ``level`` (the frontier)."""
+    fig, axes = panels(3)
+    for arm in _TUNED:
+        if arm not in sweep.values or epochs not in sweep.values[arm]:
+            continue
+        color, marker, label = ARM_STYLE[arm]
+        values = sweep.values[arm][epochs]
+        band(axes[0], sweep.widths, 100 * values["learning_accuracy"], color=color, marker=marker, label=label)
+        band(axes[1], sweep.widths, 100 * values["average_forgetting"], color=color, marker=marker, label=label)
+        if arm in front.at:
+            grid = front.at[arm][level]
+            rows = grid[np.isfinite(grid).all(axis=1)]
+            if len(rows):
+                band(axes[2], sweep.widths, 100 * rows, color=color, marker=marker,
+                     label=f"{label} ({len(rows)} seeds)")
+    for ax, ylabel, title in zip(axes, ("learning accuracy (%)", "F_T (%)", "F_T (%)"),
+                                 (f"learning accuracy, {epochs} epoch per task", "forgetting at the picked rates",
+                                  f"forgetting at learning accuracy {100 * level:.0f} %"), strict=True):
+        log_axis(ax, "x")
+        ax.set(xlabel="width m", ylabel=ylabel, title=title)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+def empirical_overlap(sweep: WidthSweep, kernel: KernelBaseline, epochs: int, tasks: int,
+                      analytic: float | None = None) -> plt.Figure:
+    """Left: the mean centred cross-task overlap of each network's empirical NTK on the probe, at initialization
+    (dashed) and at the start of each later task (solid), against width, with the analytic NTK's on the same probe
+    (``analytic``, line). Right: the share of each task's output change that lands on earlier tasks, against width,
+    with the kernel model's share (line)."""
+    fig, axes = panels(2)
+    for arm in _TUNED:
+        if arm not in sweep.values or epochs not in sweep.values[arm]:
+            continue
+        color, marker, label = ARM_STYLE[arm]
+        init = per_run(sweep, arm, epochs, lambda r: float(np.nanmean(analysis.upper_pairs(
+            analysis.block_overlap(r["probe_kernels"][0], tasks)))))
+        during = per_run(sweep, arm, epochs, lambda r: float(np.nanmean(analysis.upper_pairs(
+            analysis.overlap_during(r["probe_kernels"], tasks)))))
+        share = per_run(sweep, arm, epochs, lambda r: analysis.drift_share(r["output_drift"]))
+        band(axes[0], sweep.widths, during, color=color, marker=marker, label=f"{label}: during training")
+        band(axes[0], sweep.widths, init, color=color, marker=marker, linestyle="--")
+        band(axes[1], sweep.widths, share, color=color, marker=marker, label=label)
+    if analytic is not None:
+        axes[0].axhline(analytic, color="black", linewidth=1, label="analytic NTK, same probe")
+    shares = [analysis.drift_share(r["output_drift"][kernel.matched_index]) for r in kernel.records
+              if "output_drift" in r]
+    if shares:
+        axes[1].axhline(float(np.mean(shares)), color="black", linewidth=1,
+                        label=f"kernel model (τ = {kernel.times[kernel.matched_index]:.3g})")
+    axes[0].set(xlabel="width m", ylabel="mean centred overlap ρ_ij over task pairs",
+                title="cross-task overlap of the empirical NTK (dashed: at initialization)")
+    axes[1].set(xlabel="width m", ylabel="drift on earlier tasks / drift on the task trained",
+                title="where each task's output change lands")
+    for ax in axes:
+        log_axis(ax, "x")
+        ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
 

@@ -12,6 +12,7 @@ from lib.experiments.forgetting.configs import (
     ANGLES,
     BATCH,
     BUDGETS,
+    MUP_BASE_WIDTH,
     OPTIONAL_RUNS,
     RUNS,
     SIZES,
@@ -34,13 +35,21 @@ from lib.experiments.forgetting.configs import (
     sizes_for,
     tuning_configs,
 )
-from lib.experiments.forgetting.runs import build_model, kernel_run, load_sequence, ntk_diagonal, sequence_run
+from lib.experiments.forgetting.runs import (
+    build_model,
+    effective_learning_rate,
+    kernel_run,
+    load_sequence,
+    mup_factor,
+    ntk_diagonal,
+    sequence_run,
+)
 
 __all__ = [
-    "ANGLES", "BATCH", "BUDGETS", "OPTIONAL_RUNS", "RUNS", "SIZES", "TRAIN_TARGET", "TUNING_DRAW", "TUNING_SEED",
-    "WRN_DEPTH", "WRN_RUNS", "Arm", "Architecture", "ForgettingSizes", "Pick", "TaskBudget", "architecture_of",
-    "budget_for",
-    "build_model", "evaluation_configs", "image_evaluation_configs", "image_tuning_configs", "kernel_configs",
-    "kernel_run", "load_sequence", "ntk_diagonal", "pick_learning_rates", "runs_to_do", "sequence_run",
-    "sizes_for", "steps_to_target", "tuning_configs",
+    "ANGLES", "BATCH", "BUDGETS", "MUP_BASE_WIDTH", "OPTIONAL_RUNS", "RUNS", "SIZES", "TRAIN_TARGET", "TUNING_DRAW",
+    "TUNING_SEED", "WRN_DEPTH", "WRN_RUNS", "Arm", "Architecture", "ForgettingSizes", "Pick", "TaskBudget",
+    "architecture_of", "budget_for", "build_model", "effective_learning_rate", "mup_factor", "evaluation_configs",
+    "image_evaluation_configs", "image_tuning_configs", "kernel_configs", "kernel_run", "load_sequence",
+    "ntk_diagonal", "pick_learning_rates", "runs_to_do", "sequence_run", "sizes_for", "steps_to_target",
+    "tuning_configs",
 ]

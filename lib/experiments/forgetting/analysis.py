@@ -183,3 +183,52 @@ def pearson_pairs(a, b) -> float:
     if np.ptp(x) == 0 or np.ptp(y) == 0:
         return float("nan")
     return float(np.corrcoef(x, y)[0, 1])
+
+
+def block_overlap(kernel, tasks: int) -> np.ndarray:
+    """``[T, T]`` centred cross-task overlaps ``ρ_ij`` (the formula of :func:`lib.continual.cross_task_overlap`) of
+    a kernel matrix ``[M, M]`` on a probe made of ``tasks`` equal blocks, one per task, in task order."""
+    k = np.asarray(kernel, dtype=float)
+    n = k.shape[0] // tasks
+    if n * tasks != k.shape[0] or n < 2:
+        raise ValueError(f"A probe kernel of shape {k.shape} cannot be split into {tasks} task blocks of >= 2 inputs.")
+    norms = np.zeros((tasks, tasks))
+    for i in range(tasks):
+        for j in range(tasks):
+            b = k[i * n:(i + 1) * n, j * n:(j + 1) * n]
+            b = b - b.mean(axis=0, keepdims=True) - b.mean(axis=1, keepdims=True) + b.mean()
+            norms[i, j] = np.linalg.norm(b)
+    d = np.sqrt(np.diag(norms))
+    return norms / np.outer(d, d)
+
+
+def overlap_during(probe_kernels, tasks: int) -> np.ndarray:
+    """``[T, T]`` with ``[i, j]`` (``i < j``) the centred overlap of tasks ``i`` and ``j`` in the empirical kernel at
+    the start of task ``j`` (``probe_kernels[j]``: the kernel after task ``j − 1``, or at initialization); ``nan``
+    elsewhere. This is the kernel through which training on task ``j`` first moves the outputs on task ``i``."""
+    out = np.full((tasks, tasks), np.nan)
+    for j in range(1, tasks):
+        rho = block_overlap(probe_kernels[j], tasks)
+        out[:j, j] = rho[:j, j]
+    return out
+
+
+def drift_share(drift) -> float:
+    """Of the mean squared output change that training a task causes, the share that lands on earlier tasks:
+    ``mean_{i<j} d[j][i] / mean_j d[j][j]`` for an output-drift matrix ``d [T][T]`` (row: task trained). Free of
+    the outputs' scale, so networks, their widths and the kernel model can be compared."""
+    d = np.asarray(drift, dtype=float)
+    i, j = np.tril_indices(d.shape[0], k=-1)
+    own = np.mean(np.diag(d))
+    return float(np.mean(d[i, j]) / own) if own > 0 else float("nan")
+
+
+def drift_pairs(drift) -> np.ndarray:
+    """``[T, T]`` with ``[i, j]`` (``i < j``) the output drift on task ``i`` while task ``j`` trains, relative to the
+    drift on task ``j`` itself (``d[j][i] / d[j][j]``); ``nan`` elsewhere — laid out like
+    :func:`lib.continual.pair_forgetting`, so :func:`upper_pairs` reads both alike."""
+    d = np.asarray(drift, dtype=float)
+    out = np.full(d.shape, np.nan)
+    for j in range(1, d.shape[0]):
+        out[:j, j] = d[j, :j] / d[j, j] if d[j, j] > 0 else np.nan
+    return out

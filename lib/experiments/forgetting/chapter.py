@@ -22,6 +22,8 @@ __all__ = ["KernelScale", "kernel_scale", "Tuning", "tune", "WidthSweep", "width
            "image_benchmarks", "run_chapter", "confound_summary", "frontier_summary", "linearized_summary",
            "scale_summary",
            "matched_summary", "kernel_summary", "movement_summary", "findings_summary", "picks_table", "setup_summary",
+           "laziness_summary", "overlap_summary", "movement_forgetting_summary", "per_run", "analytic_probe_overlap",
+           "best_level",
            "METRICS"]
 
 #: The scalar summaries of a sequence run that the sweep collects into ``[S, W]`` arrays.
@@ -55,14 +57,15 @@ class Tuning:
 
 
 def tune(sizes: ForgettingSizes, device: torch.device, cache: ResultsCache) -> Tuning:
-    """Tune the matched arm (one rate per width) and the NTK arm (one rate for all widths) to the target learning
-    accuracy with one epoch per task, on the tuning seeds and draws; the fixed arm uses ``fixed_lr``.
+    """Tune the matched arm (one rate per width), the NTK arm (one rate for all widths) and the μP arm (one base rate
+    per width) to the target learning accuracy with one epoch per task, on the tuning seeds and draws (held-out
+    images from a validation pool of MNIST-train); the fixed arm uses ``fixed_lr``.
 
-    Two stages: the profile's grid, then quarter-octave steps around the first pick (:data:`configs.REFINE`); the
-    pick interpolates ``log lr`` between the two runs that bracket the target on the union of both."""
+    Two stages: the profile's grid, then a quarter octave either side of the first pick (:data:`configs.REFINE`);
+    the pick interpolates ``log lr`` between the two runs that bracket the target on the union of both."""
     rates = {Arm.FIXED.value: {w: sizes.fixed_lr for w in sizes.widths}}
     picks = [analysis.Pick(Arm.FIXED.value, None, sizes.fixed_lr, float("nan"), "")]
-    for arm, shared in ((Arm.MATCHED, False), (Arm.NTK, True)):
+    for arm, shared in ((Arm.MATCHED, False), (Arm.NTK, True), (Arm.MUP, False)):
         grid_configs = configs.tuning_configs(sizes, device, arm)
         grid_records = cache.sweep(runs.sequence_run, grid_configs, desc=f"tuning ({arm.value})")
         first, _ = analysis.pick_learning_rates(grid_records, grid_configs, sizes.target, shared=shared)
@@ -98,12 +101,14 @@ class WidthSweep:
 
 def width_sweep(sizes: ForgettingSizes, device: torch.device, cache: ResultsCache, tuning: Tuning, *,
                 first: int = 0) -> WidthSweep:
-    """Evaluate the three arms: matched and NTK at every epochs-per-task value, fixed at the smallest."""
+    """Evaluate the four arms: matched and NTK at every epochs-per-task value, fixed at the smallest, μP at the
+    profile's ``mup_epochs``."""
     widths = list(sizes.widths)
     values, slopes, records_by_arm, configs_by_arm, reached, steps, epochs_of = {}, {}, {}, {}, {}, {}, {}
     diverged = 0
     for arm in Arm:
-        epochs = (min(sizes.epochs),) if arm is Arm.FIXED else tuple(sizes.epochs)
+        epochs = ((min(sizes.epochs),) if arm is Arm.FIXED else tuple(sizes.mup_epochs) if arm is Arm.MUP
+                  else tuple(sizes.epochs))
         arm_configs = configs.evaluation_configs(sizes, device, arm, tuning.rates[arm.value], epochs=epochs,
                                                  first=first)
         records = cache.sweep(runs.sequence_run, arm_configs, desc=f"sequences ({arm.value})")
@@ -153,23 +158,29 @@ class Frontier:
 
 def frontier(sizes: ForgettingSizes, device: torch.device, cache: ResultsCache, tuning: Tuning, *,
              first: int = 0) -> Frontier:
-    """One epoch per task at three learning rates around each pick, for the matched and the NTK arm."""
-    levels = [round(sizes.target + d, 4) for d in (-0.02, 0.0, 0.02)]
+    """One epoch per task at three learning rates around each pick, for the matched, the NTK and the μP arm.
+
+    The levels are the matched arm's mean *evaluation* learning accuracy at the picked rates (rounded to a whole
+    percent) and ±2 points: the target is set on the tuning runs' validation pool, and the test split sits a little
+    lower, so levels centred on the target would sit at the top of what the three rates reach."""
     at, slopes, points = {}, {}, {}
-    for arm in (Arm.MATCHED, Arm.NTK):
+    n_f, n_w, n_s = len(configs.FRONTIER), len(sizes.widths), sizes.seeds
+    for arm in (Arm.MATCHED, Arm.NTK, Arm.MUP):
         frontier_configs = configs.frontier_configs(sizes, device, arm, tuning.rates[arm.value], first=first)
         records = cache.sweep(runs.sequence_run, frontier_configs, desc=f"frontier ({arm.value})")
-        n_f, n_w, n_s = len(configs.FRONTIER), len(sizes.widths), sizes.seeds
         la = np.array([np.nan if r.get("diverged") else r["learning_accuracy"] for r in records])
         f = np.array([np.nan if r.get("diverged") else r["average_forgetting"] for r in records])
-        la, f = la.reshape(n_f, n_w, n_s), f.reshape(n_f, n_w, n_s)      # factor (ascending lr), width, seed
-        points[arm.value] = np.stack([la, f], axis=-1)
-        at[arm.value], slopes[arm.value] = {}, {}
+        points[arm.value] = np.stack([la.reshape(n_f, n_w, n_s), f.reshape(n_f, n_w, n_s)], axis=-1)
+    centre = round(float(np.nanmean(points[Arm.MATCHED.value][configs.FRONTIER.index(1.0), :, :, 0])), 2)
+    levels = [round(centre + d, 4) for d in (-0.02, 0.0, 0.02)]
+    for arm, arm_points in points.items():
+        la, f = arm_points[..., 0], arm_points[..., 1]          # [factor (ascending lr), width, seed]
+        at[arm], slopes[arm] = {}, {}
         for level in levels:
             grid = np.array([[analysis.interpolate_at(la[:, w, s], f[:, w, s], level) for w in range(n_w)]
                              for s in range(n_s)])
-            at[arm.value][level] = grid
-            slopes[arm.value][level] = _slope(sizes.widths, 100 * grid)
+            at[arm][level] = grid
+            slopes[arm][level] = _slope(sizes.widths, 100 * grid)
     return Frontier(levels, at, slopes, points)
 
 
@@ -283,7 +294,11 @@ def _words(interval: Interval | None, words: dict | None = None,
            missing: str = "not assessed (too few runs that did not diverge)") -> str:
     if interval is None:
         return missing
-    return describe(interval, **(words or _SLOPE_WORDS))
+    words = words or _SLOPE_WORDS
+    if interval.n < 3:      # lib.stats.describe gives no verdict either; say so in this chapter's grammar
+        return (f"not assessed (estimate {interval.estimate:{words.get('fmt', '.1f')}}{words.get('unit', '')}; "
+                f"only {interval.n} seeds)")
+    return describe(interval, **words)
 
 
 def picks_table(picks) -> str:
@@ -312,7 +327,9 @@ def setup_summary(sizes: ForgettingSizes, profile: str) -> dict:
                 seeds_n=sizes.seeds, depth=sizes.depth, widths=", ".join(map(str, sizes.widths)),
                 batch=configs.BATCH, epochs=", ".join(map(str, sizes.epochs)), fixed_lr=sizes.fixed_lr,
                 target=100 * sizes.target, tuning=sizes.tuning_seeds, train_target=100 * STEPS_TARGET,
-                tasks=len(configs.ANGLES), profile=profile)
+                tasks=len(configs.ANGLES), profile=profile, mup_base=configs.MUP_BASE_WIDTH,
+                probe_per_task=sizes.probe_per_task, overlap_points=sizes.overlap_points,
+                mup_epochs=", ".join(map(str, sizes.mup_epochs)))
 
 
 def confound_summary(scale: KernelScale, sweep: WidthSweep, sizes: ForgettingSizes) -> dict:
@@ -367,11 +384,11 @@ def matched_summary(sweep: WidthSweep, sizes: ForgettingSizes) -> dict:
     matched = sweep.values[Arm.MATCHED.value]
     budget = paired_difference(100 * np.nanmean(matched[last]["average_forgetting"], axis=1),
                                100 * np.nanmean(matched[e1]["average_forgetting"], axis=1))
-    out["budget_gap"] = describe(budget, larger="higher", smaller="lower", same="not distinguishable",
+    out["budget_gap"] = describe(budget, larger="higher", smaller="lower", same="not distinguishably different",
                                  fmt=".1f", unit=" pt")
     accuracy_gap = paired_difference(100 * np.nanmean(matched[last]["average_accuracy"], axis=1),
                                      100 * np.nanmean(matched[e1]["average_accuracy"], axis=1))
-    out["accuracy_gap"] = describe(accuracy_gap, larger="higher", smaller="lower", same="not distinguishable",
+    out["accuracy_gap"] = describe(accuracy_gap, larger="higher", smaller="lower", same="not distinguishably different",
                                    fmt=".1f", unit=" pt")
     logw = np.log10(sweep.widths)
 
@@ -383,8 +400,33 @@ def matched_summary(sweep: WidthSweep, sizes: ForgettingSizes) -> dict:
     shrinks = slope_gap.n >= 3 and slope_gap.low > 0 and float(np.mean(first_slopes)) < 0
     out["under_words"] = ("The width effect shrinks with training, in their direction" if shrinks else
                           "We cannot tell from these runs whether the width effect shrinks with training")
-    out["slope_gap"] = describe(slope_gap, larger="larger (less negative)", smaller="smaller (more negative)",
-                                same="not distinguishable", fmt=".1f", unit=" pt/decade")
+    out["slope_gap"] = describe(slope_gap, larger="positive (a flatter slope with more epochs)",
+                                smaller="negative (a steeper slope with more epochs)",
+                                same="not distinguishable from zero", fmt=".1f", unit=" pt/decade")
+    for arm, key in ((Arm.MATCHED.value, "m"), (Arm.NTK.value, "n")):
+        fit = per_run(sweep, arm, last, lambda r: float(np.mean(r["train_accuracy"])))   # training accuracy, end
+        out[f"{key}_emax_fit_min"] = 100 * float(np.nanmean(fit[:, 0]))
+        out[f"{key}_emax_fit_max"] = 100 * float(np.nanmean(fit[:, -1]))
+        ok = np.isfinite(fit[:, 0]) & np.isfinite(fit[:, -1])
+        fit_gap = paired_difference(100 * fit[ok, -1], 100 * fit[ok, 0]) if ok.sum() >= 3 else None
+        out[f"{key}_emax_fit_words"] = (
+            "the widest networks end less fitted than the narrowest" if fit_gap is not None and fit_gap.high < 0 else
+            "the widest networks end more fitted than the narrowest" if fit_gap is not None and fit_gap.low > 0 else
+            "the widest and narrowest networks end about equally fitted")
+        out[f"{key}_emax_fit_gap"] = ("not assessed" if fit_gap is None else
+                                      describe(fit_gap, larger="higher", smaller="lower",
+                                               same="not distinguishably different", fmt=".1f", unit=" pt"))
+        first_task = per_run(sweep, arm, e1, lambda r: r["accuracy"][0][0])      # a_11: no transfer from before
+        out[f"{key}_a11_min"] = 100 * float(np.nanmean(first_task[:, 0]))
+        out[f"{key}_a11_max"] = 100 * float(np.nanmean(first_task[:, -1]))
+        a11 = _slope(sweep.widths, 100 * first_task)
+        out[f"{key}_a11_slope"] = _words(a11)
+        out[f"{key}_a11_words"] = (
+            "at matched learning accuracy the wider networks fit the first task more, which by itself would raise "
+            "their forgetting: a bias against a width benefit" if _verdict(a11) == "rises" else
+            "part of the wider networks' learning accuracy is transfer between rotations; their lower fit of the "
+            "first task could by itself lower their forgetting" if _verdict(a11) == "falls" else
+            "matching holds for the first task's own fit as well")
     gap = sweep.values[Arm.MATCHED.value][e1]
     out.update(diverged="No run diverged" if sweep.diverged == 0 else f"{sweep.diverged} runs diverged (left out)",
                fg_gap=100 * float(np.nanmean(gap["average_forgetting"] - gap["learned_minus_final"])),
@@ -408,9 +450,20 @@ def _overall(sweep: WidthSweep, sizes: ForgettingSizes) -> str:
     e1, last = min(sizes.epochs), max(sizes.epochs)
     first = {arm: _verdict(sweep.slopes[arm][e1]["average_forgetting"]) for arm in (Arm.MATCHED.value, Arm.NTK.value)}
     later = {arm: _verdict(sweep.slopes[arm][last]["average_forgetting"]) for arm in first}
+    def flatter(arm: str) -> bool:    # paired over seeds: is the slope at `last` epochs less negative than at e1?
+        x = np.log10(sweep.widths)
+        slopes = [np.array([np.polyfit(x, row, 1)[0] if np.isfinite(row).all() else np.nan
+                            for row in sweep.values[arm][e]["average_forgetting"]]) for e in (last, e1)]
+        d = (slopes[0] - slopes[1])[np.isfinite(slopes[0] - slopes[1])]
+        return len(d) >= 3 and paired_difference(slopes[0][np.isfinite(slopes[0] - slopes[1])],
+                                                  slopes[1][np.isfinite(slopes[0] - slopes[1])]).low > 0
+
     if set(first.values()) == {"falls"}:
-        tail = ("it still falls, less steeply, with more epochs per task" if set(later.values()) == {"falls"} else
-                "with more epochs per task the slope is no longer measurable in every arm")
+        if set(later.values()) == {"falls"}:
+            tail = (f"it still falls with {last} epochs per task, less steeply in both arms (paired over seeds)"
+                    if all(flatter(a) for a in first) else f"it still falls with {last} epochs per task")
+        else:
+            tail = f"with {last} epochs per task the slope is no longer measurable in every arm"
         return (f"reproduced at matched learning with {e1} epoch{'s' if e1 > 1 else ''} per task in both "
                 f"parametrizations; {tail}; not tested at convergence")
     if "rises" in first.values() and "falls" not in first.values():
@@ -443,7 +496,7 @@ def kernel_summary(kernel: KernelBaseline, sweep: WidthSweep, sizes: ForgettingS
         if ok.sum() >= 2:
             diff = paired_difference(100 * wide[ok], 100 * own[ok])
             out[f"vs_kernel_{key}"] = describe(diff, larger="more than", smaller="less than",
-                                               same="not distinguishable from", what="the kernel model",
+                                               same="about as much as", what="the kernel model",
                                                fmt=".1f", unit=" pt")
         else:
             out[f"vs_kernel_{key}"] = "not assessed"
@@ -490,19 +543,37 @@ def kernel_summary(kernel: KernelBaseline, sweep: WidthSweep, sizes: ForgettingS
     return out
 
 
+def best_level(front: Frontier, arms: tuple[str, ...] = (Arm.MATCHED.value, Arm.NTK.value, Arm.MUP.value)) -> float:
+    """The frontier level that the most seeds reach at every width in every one of ``arms`` (ties: the middle one
+    first) — where a comparison of the arms at fixed learning accuracy has the most data."""
+    def reached(level: float) -> int:
+        return min(int(np.isfinite(front.at[a][level]).all(axis=1).sum()) for a in arms if a in front.at)
+
+    order = sorted(front.levels, key=lambda level: abs(front.levels.index(level) - len(front.levels) // 2))
+    return max(order, key=reached)
+
+
 def frontier_summary(front: Frontier, sizes: ForgettingSizes) -> dict:
     """Experiment 3: F_T read off at fixed learning accuracies — slopes over width per arm and level."""
     out: dict = {}
-    for arm, key in ((Arm.MATCHED.value, "m"), (Arm.NTK.value, "n")):
-        parts = []
+    for arm, key in _ARM_KEYS:
+        if arm not in front.at:
+            continue
+        parts, assessed = [], []
         for level in front.levels:
             grid = front.at[arm][level]
             usable = int(np.isfinite(grid).all(axis=1).sum())
             missing = "not assessed (fewer than two seeds reach this learning accuracy at every width)"
-            parts.append(f"at LA {100 * level:.0f} %: {_words(front.slopes[arm][level], missing=missing)} "
-                         f"({usable} of {grid.shape[0]} seeds reach it at every width)")
+            part = (f"at LA {100 * level:.0f} %: {_words(front.slopes[arm][level], missing=missing)} "
+                    f"({usable} of {grid.shape[0]} seeds reach it at every width)")
+            parts.append(part)
+            if front.slopes[arm][level] is not None and front.slopes[arm][level].n >= 3:
+                assessed.append(part)
         out[f"frontier_{key}"] = "; ".join(parts)
+        out[f"frontier_{key}_assessed"] = ("; ".join(assessed) if assessed else
+                                           "at no level do three or more seeds reach it at every width")
         out[f"frontier_{key}_verdicts"] = ", ".join(_verdict(front.slopes[arm][level]) for level in front.levels)
+    out["frontier_levels"] = ", ".join(f"{100 * level:.0f}" for level in front.levels)
     # along each seed × width curve (three learning rates), does F_T rise with learning accuracy?
     points = np.concatenate([front.points[a].reshape(front.points[a].shape[0], -1, 2) for a in front.points], axis=1)
     la, f = points[..., 0], points[..., 1]              # [rates, curves]
@@ -512,23 +583,44 @@ def frontier_summary(front: Frontier, sizes: ForgettingSizes) -> dict:
     return out
 
 
-def linearized_summary(lin: Linearized, sweep: WidthSweep, sizes: ForgettingSizes) -> dict:
-    """The linearized-network control against the matched networks (same seeds, one epoch per task)."""
+def _kernel_offset(kernel: KernelBaseline, la: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """``[S, W]``: F_T minus the kernel model's F_T at the same learning accuracy, draw by draw (the kernel curve
+    over training time of the same data draw; ``nan`` where the curve does not reach that learning accuracy)."""
+    out = np.full(la.shape, np.nan)
+    for s_index in range(la.shape[0]):
+        for w_index in range(la.shape[1]):
+            if np.isfinite(la[s_index, w_index]) and np.isfinite(f[s_index, w_index]):
+                reference = analysis.interpolate_at(kernel.learning_accuracy[s_index], kernel.forgetting[s_index],
+                                                    la[s_index, w_index])
+                out[s_index, w_index] = f[s_index, w_index] - reference
+    return out
+
+
+def linearized_summary(lin: Linearized, sweep: WidthSweep, sizes: ForgettingSizes, kernel: KernelBaseline) -> dict:
+    """The linearized-network control (same seeds, one epoch per task). It learns less than the matched network at
+    the same rate, so the two are not compared directly: each is set against the kernel model's curve at its own
+    learning accuracy, draw by draw (``lin_off_*``, ``net_off_*``: mean offset with a t-interval over seeds)."""
+    from lib.stats import mean_interval
+
     e1 = min(sizes.epochs)
     net = sweep.values[Arm.MATCHED.value][e1]
     out = dict(lin_la_min=100 * float(np.nanmean(lin.values["learning_accuracy"][:, 0])),
                lin_la_max=100 * float(np.nanmean(lin.values["learning_accuracy"][:, -1])),
+               net_la_min=100 * float(np.nanmean(net["learning_accuracy"][:, 0])),
+               net_la_max=100 * float(np.nanmean(net["learning_accuracy"][:, -1])),
                lin_f_min=100 * float(np.nanmean(lin.values["average_forgetting"][:, 0])),
                lin_f_max=100 * float(np.nanmean(lin.values["average_forgetting"][:, -1])),
                lin_f_slope=_words(lin.slopes["average_forgetting"]),
                lin_la_slope=_words(lin.slopes["learning_accuracy"]))
-    for end, w_index in (("narrow", 0), ("wide", -1)):
-        a, b = 100 * net["average_forgetting"][:, w_index], 100 * lin.values["average_forgetting"][:, w_index]
-        ok = np.isfinite(a) & np.isfinite(b)
-        out[f"lin_gap_{end}"] = ("not assessed" if ok.sum() < 2 else
-                                 describe(paired_difference(a[ok], b[ok]), larger="more than", smaller="less than",
-                                          same="not distinguishable from", what="its linearization", fmt=".1f",
-                                          unit=" pt"))
+    words = dict(larger="above", smaller="below", same="on (not distinguishable from)", what="the kernel curve",
+                 fmt=".1f", unit=" pt")
+    lin_off = 100 * _kernel_offset(kernel, lin.values["learning_accuracy"], lin.values["average_forgetting"])
+    net_off = 100 * _kernel_offset(kernel, net["learning_accuracy"], net["average_forgetting"])
+    for name, values in (("lin_off", lin_off), ("net_off", net_off)):
+        for end, w_index in (("narrow", 0), ("wide", -1)):
+            column = values[:, w_index][np.isfinite(values[:, w_index])]
+            out[f"{name}_{end}"] = ("not assessed" if len(column) < 3 else
+                                    describe(mean_interval(column), **words))
     return out
 
 
@@ -574,9 +666,271 @@ def findings_summary(scale: KernelScale, tuning: Tuning, sweep: WidthSweep, kern
     merged: dict = {}
     for part in (setup_summary(sizes, profile), confound_summary(scale, sweep, sizes), matched_summary(sweep, sizes),
                  kernel_summary(kernel, sweep, sizes), frontier_summary(front, sizes),
-                 linearized_summary(lin, sweep, sizes), scale_summary(scale, tuning), movement_summary(sweep, sizes)):
+                 linearized_summary(lin, sweep, sizes, kernel), scale_summary(scale, tuning),
+                 movement_summary(sweep, sizes),
+                 laziness_summary(sweep, front, sizes, tuning), overlap_summary(sweep, kernel, sizes),
+                 movement_forgetting_summary(sweep, sizes)):
         clash = set(merged) & set(part)
         if clash:
             raise KeyError(f"Summary keys defined twice: {sorted(clash)}.")
         merged.update(part)
     return merged
+
+
+# ------------------------------------------------------------------------- laziness, overlap, drift (per run)
+
+_ARM_KEYS = ((Arm.MATCHED.value, "m"), (Arm.NTK.value, "n"), (Arm.MUP.value, "u"))
+
+
+def per_run(sweep: WidthSweep, arm: str, epochs: int, fn) -> np.ndarray:
+    """``[S, W]``: ``fn(record)`` for every evaluation run of ``arm`` with ``epochs`` epochs per task (``nan`` for a
+    run that diverged or lacks what ``fn`` needs)."""
+    out = np.full((len(sweep.seeds), len(sweep.widths)), np.nan)
+    for w_index, width in enumerate(sweep.widths):
+        rows = [r for c, r in zip(sweep.configs[arm], sweep.records[arm], strict=True)
+                if c["width"] == width and c["epochs"] == epochs]
+        for s, record in enumerate(rows):
+            if not record.get("diverged"):
+                try:
+                    out[s, w_index] = fn(record)
+                except (KeyError, IndexError, ValueError):
+                    pass
+    return out
+
+
+def _mean_upper(matrix) -> float:
+    return float(np.nanmean(analysis.upper_pairs(matrix)))
+
+
+def _paired(a: np.ndarray, b: np.ndarray, words: dict) -> str:
+    """Paired t-interval of ``a − b`` over the rows where both are finite, in words (``"not assessed"`` below 2)."""
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 3:
+        return "not assessed"
+    return describe(paired_difference(a[ok], b[ok]), **words)
+
+
+def _seed_slopes(widths, values: np.ndarray) -> np.ndarray:
+    """Per-seed OLS slope of ``values [S, W]`` against ``log10`` width (``nan`` for a row with a non-finite value)."""
+    x = np.log10(np.asarray(widths, dtype=float))
+    return np.array([np.polyfit(x, row, 1)[0] if np.isfinite(row).all() else np.nan for row in values])
+
+
+def laziness_summary(sweep: WidthSweep, front: Frontier, sizes: ForgettingSizes, tuning: Tuning) -> dict:
+    """The μP control, one epoch per task.
+
+    * the μP slope of F_T over all widths and over the widths whose μP pick bracketed the target (a pick on a grid
+      edge is not matched learning), and its paired difference from the NTK arm's slope over the same widths;
+    * the within-width contrast μP − NTK (the same network at initialization, seeds and data draws; μP's kernel
+      moves more): F_T, learning accuracy and the ratio of kernel movement, per width;
+    * across the three tuned arms at fixed width: the per-seed least-squares coefficient of F_T on ``log10`` kernel
+      movement, with width fixed effects and learning accuracy as a covariate (t over seeds);
+    * the kernel-movement exponents, paired μP − matched and μP − NTK;
+    * a verdict computed from these.
+    """
+    e1 = min(sizes.epochs)
+    u, n, m = Arm.MUP.value, Arm.NTK.value, Arm.MATCHED.value
+    if u not in sweep.values or e1 not in sweep.values[u]:
+        return dict(u_verdict="not run in this profile")
+    widths = np.asarray(sweep.widths)
+    v, s = sweep.values[u][e1], sweep.slopes[u][e1]
+    rel_words = dict(larger="rises", smaller="falls", same="shows no trend we can distinguish from zero", fmt=".2f",
+                     unit="")
+    out = dict(u_la_lo=100 * float(np.nanmin(np.nanmean(v["learning_accuracy"], axis=0))),
+               u_la_hi=100 * float(np.nanmax(np.nanmean(v["learning_accuracy"], axis=0))),
+               u_la_slope=_words(s["learning_accuracy"]), u_f_slope=_words(s["average_forgetting"]),
+               u_rel_slope=_words(s["relative_forgetting"], rel_words),
+               u_f_min=100 * float(np.nanmean(v["average_forgetting"][:, 0])),
+               u_f_max=100 * float(np.nanmean(v["average_forgetting"][:, -1])),
+               u_a_slope=_words(s["average_accuracy"]))
+    # widths whose μP pick bracketed the target
+    edge = {p.width for p in tuning.picks if p.arm == u and p.warning}
+    keep = np.array([w not in edge for w in widths])
+    out["u_edge_widths"] = ", ".join(map(str, sorted(edge))) if edge else "none"
+    f_u, f_n = 100 * v["average_forgetting"], 100 * sweep.values[n][e1]["average_forgetting"]
+    gap_words = dict(larger="larger (less negative)", smaller="smaller (more negative)", same="not distinguishable",
+                     fmt=".1f", unit=" pt/decade")
+    out["mup_vs_ntk"] = _paired(_seed_slopes(widths, f_u), _seed_slopes(widths, f_n), gap_words)
+    kept = widths[keep]
+    if len(kept) >= 3 and not keep.all():
+        bracketed = _slope(kept, f_u[:, keep])
+        out["u_f_slope_kept"] = _words(bracketed)
+        gap_kept = (_seed_slopes(kept, f_u[:, keep]), _seed_slopes(kept, f_n[:, keep]))
+        out["mup_vs_ntk_kept"] = _paired(*gap_kept, gap_words)
+        out["u_kept_words"] = (f"Leaving out the width{'s' if len(edge) > 1 else ''} whose μP pick sits on a grid "
+                               f"edge ({out['u_edge_widths']}), over widths {', '.join(map(str, kept))}: μP's "
+                               f"$F_T$ {out['u_f_slope_kept']}, and its slope minus the NTK parametrization's is "
+                               f"{out['mup_vs_ntk_kept']}.")
+    else:
+        bracketed, gap_kept = s["average_forgetting"], (_seed_slopes(widths, f_u), _seed_slopes(widths, f_n))
+        out["u_f_slope_kept"], out["mup_vs_ntk_kept"] = out["u_f_slope"], out["mup_vs_ntk"]
+        out["u_kept_words"] = ("Every μP pick bracketed the target." if not edge else
+                               "Too few widths have a bracketed μP pick to leave the others out.")
+    # within-width contrast μP − NTK
+    la_u, la_n = 100 * v["learning_accuracy"], 100 * sweep.values[n][e1]["learning_accuracy"]
+    move = {a: np.nanmean(movement(sweep, a, e1, "kernel_shape_change"), axis=2) for a in (u, n, m)}   # [S, W]
+    pt = dict(larger="more", smaller="less", same="not distinguishable", fmt=".1f", unit=" pt")
+    rows = []
+    for w_index, width in enumerate(widths):
+        ratio = float(np.nanmean(move[u][:, w_index] / move[n][:, w_index]))
+        rows.append(f"width {width}: {_paired(f_u[:, w_index], f_n[:, w_index], pt)} forgetting, learning accuracy "
+                    f"{float(np.nanmean(la_u[:, w_index] - la_n[:, w_index])):+.1f} pt, kernel movement × "
+                    f"{ratio:.2f}")
+    out["u_contrast"] = "; ".join(rows)
+    wide = _paired(f_u[:, -1], f_n[:, -1], pt)
+    out["u_contrast_wide"] = wide
+    mid = best_level(front, (u, n))
+    if u in front.at and n in front.at:
+        at_u, at_n = 100 * front.at[u][mid], 100 * front.at[n][mid]
+        parts = [f"width {width}: {_paired(at_u[:, k], at_n[:, k], pt)}" for k, width in enumerate(widths)
+                 if (np.isfinite(at_u[:, k]) & np.isfinite(at_n[:, k])).sum() >= 3]
+        out["u_contrast_level"] = (f"at learning accuracy {100 * mid:.0f} %: " + "; ".join(parts) if parts else
+                                   f"at learning accuracy {100 * mid:.0f} % too few seeds reach the level in both arms")
+    else:
+        out["u_contrast_level"] = "not assessed"
+    # across arms at fixed width: F_T on log10 movement, width fixed effects, LA covariate, per seed
+    coefficients = []
+    for seed_index in range(len(sweep.seeds)):
+        design, target = [], []
+        for arm in (m, n, u):
+            f = 100 * sweep.values[arm][e1]["average_forgetting"][seed_index]
+            la = 100 * sweep.values[arm][e1]["learning_accuracy"][seed_index]
+            for w_index in range(len(widths)):
+                x = np.log10(move[arm][seed_index, w_index])
+                if np.isfinite(f[w_index]) and np.isfinite(la[w_index]) and np.isfinite(x):
+                    design.append([*np.eye(len(widths))[w_index], la[w_index], x])
+                    target.append(f[w_index])
+        if len(target) > len(widths) + 2:
+            coefficients.append(np.linalg.lstsq(np.array(design), np.array(target), rcond=None)[0][-1])
+    from lib.stats import mean_interval
+
+    move_fixed = mean_interval(coefficients) if len(coefficients) >= 3 else None
+    out["move_fixed_width"] = ("not assessed" if move_fixed is None else
+                               describe(move_fixed, larger="rises", smaller="falls",
+                                        same="shows no trend we can distinguish from zero", fmt=".1f",
+                                        unit=" pt per tenfold kernel movement"))
+    # kernel-movement exponents, paired between arms
+    logs = {a: np.log10(move[a]) for a in move}
+    exponent = _slope(widths, logs[u])
+    out["u_shape_slope"] = ("not assessed" if exponent is None else
+                            f"{exponent.text('.2f')} (t over seeds, n = {exponent.n})")
+    out["u_shape_min"] = float(np.nanmean(move[u][:, 0]))
+    out["u_shape_max"] = float(np.nanmean(move[u][:, -1]))
+    exp_words = dict(larger="larger (μP's movement shrinks less with width)",
+                     smaller="smaller (μP's movement shrinks more with width)", same="not distinguishable", fmt=".2f",
+                     unit="")
+    out["u_exp_vs_m"] = _paired(_seed_slopes(widths, logs[u]), _seed_slopes(widths, logs[m]), exp_words)
+    out["u_exp_vs_n"] = _paired(_seed_slopes(widths, logs[u]), _seed_slopes(widths, logs[n]), exp_words)
+    # the verdict
+    mup_falls = _verdict(bracketed) == "falls"
+    gap = (gap_kept[0] - gap_kept[1])
+    gap = gap[np.isfinite(gap)]
+    flatter = len(gap) >= 3 and mean_interval(gap).low > 0
+    contrast = paired_difference(f_u[:, -1], f_n[:, -1]) if np.isfinite(f_u[:, -1] - f_n[:, -1]).sum() >= 3 else None
+    more_at_equal_width = contrast is not None and contrast.low > 0
+    movement_hurts = move_fixed is not None and move_fixed.low > 0
+    if mup_falls and (flatter or more_at_equal_width or movement_hurts):
+        words = ("forgetting still falls with width in μP, so laziness is not the whole width effect; but "
+                 + ("it falls less steeply than in the NTK parametrization, " if flatter else "")
+                 + (f"at width {widths[-1]} the μP networks, whose kernels move more, forget more than the NTK "
+                    "networks at nearly equal learning, " if more_at_equal_width else "")
+                 + ("and across the arms at fixed width more kernel movement goes with more forgetting, "
+                    if movement_hurts else "")
+                 + "so laziness accounts for part of it")
+    elif mup_falls:
+        words = ("forgetting still falls with width in μP, and neither its slope nor the within-width contrast with "
+                 "the NTK parametrization separates the two: laziness is not needed for the width effect here")
+    elif flatter or more_at_equal_width:
+        words = ("forgetting does not fall measurably with width in μP while it does in the lazier NTK "
+                 "parametrization on the same seeds: laziness is implicated")
+    else:
+        words = "inconclusive: μP's slope and its contrast with the NTK parametrization are not distinguishable"
+    out["u_verdict"] = words
+    return out
+
+
+def overlap_summary(sweep: WidthSweep, kernel: KernelBaseline, sizes: ForgettingSizes) -> dict:
+    """The empirical cross-task overlap per width (from the probe kernels of the one-epoch runs), the share of the
+    output change that lands on earlier tasks, and per-pair output drift against the analytic overlap."""
+    e1, tasks = min(sizes.epochs), len(configs.ANGLES)
+    out: dict = {}
+    corr_words = dict(larger="positive", smaller="negative", same="not distinguishable from zero", fmt=".2f")
+    for arm, key in _ARM_KEYS:
+        if arm not in sweep.values or e1 not in sweep.values[arm]:
+            continue
+        init = per_run(sweep, arm, e1, lambda r: _mean_upper(analysis.block_overlap(r["probe_kernels"][0], tasks)))
+        during = per_run(sweep, arm, e1, lambda r: _mean_upper(analysis.overlap_during(r["probe_kernels"], tasks)))
+        share = per_run(sweep, arm, e1, lambda r: analysis.drift_share(r["output_drift"]))
+        for name, values in (("ov_init", init), ("ov_during", during), ("share", share),
+                             ("ov_delta", during - init)):
+            out[f"{name}_{key}_min"] = float(np.nanmean(values[:, 0]))
+            out[f"{name}_{key}_max"] = float(np.nanmean(values[:, -1]))
+            out[f"{name}_{key}_slope"] = _words(_slope(sweep.widths, values), dict(
+                larger="rises", smaller="falls", same="shows no trend we can distinguish from zero", fmt=".3f",
+                unit=" per decade"))
+    out["ov_analytic"] = analytic_probe_overlap(sizes, first=sweep.seeds[0])
+    index = kernel.matched_index
+    shares = [analysis.drift_share(r["output_drift"][index]) for r in kernel.records if "output_drift" in r]
+    out["share_kernel"] = float(np.mean(shares)) if shares else float("nan")
+    rho = {"kernel": []} | {arm: [] for arm, _ in _ARM_KEYS}
+    for s, record in enumerate(kernel.records):
+        overlap = record["overlap_centred"]
+        if "output_drift" in record:
+            pairs = analysis.drift_pairs(record["output_drift"][index])
+            rho["kernel"].append(analysis.pair_correlation(overlap, pairs))
+        for arm, _ in _ARM_KEYS:
+            if arm not in sweep.records:
+                continue
+            rows = [r for c, r in zip(sweep.configs[arm], sweep.records[arm], strict=True)
+                    if c["epochs"] == e1 and c["width"] == sweep.widths[-1]]
+            if s < len(rows) and not rows[s].get("diverged") and rows[s].get("output_drift"):
+                rho[arm].append(analysis.pair_correlation(overlap, analysis.drift_pairs(rows[s]["output_drift"])))
+
+    def corr(values: list) -> str:
+        interval = analysis.correlation_interval(values)
+        return "not assessed" if interval is None else describe(interval, **corr_words)
+
+    out["drift_rho_kernel"] = corr(rho["kernel"])
+    for arm, key in _ARM_KEYS:
+        out[f"drift_rho_{key}"] = corr(rho.get(arm, []))
+    return out
+
+
+def movement_forgetting_summary(sweep: WidthSweep, sizes: ForgettingSizes) -> dict:
+    """Kernel movement against forgetting, run by run across widths: per arm, the per-seed least-squares slope of
+    F_T (pt) on ``log10`` of the mean centred shape change over tasks, with a t-interval over seeds."""
+    e1 = min(sizes.epochs)
+    out: dict = {}
+    for arm, key in _ARM_KEYS:
+        if arm not in sweep.values or e1 not in sweep.values[arm]:
+            continue
+        shape = np.log10(np.nanmean(movement(sweep, arm, e1, "kernel_shape_change"), axis=2))     # [S, W]
+        f = 100 * sweep.values[arm][e1]["average_forgetting"]
+        slopes = [np.polyfit(x, y, 1)[0] for x, y in zip(shape, f, strict=True)
+                  if np.isfinite(x).all() and np.isfinite(y).all() and np.ptp(x) > 0]
+        if len(slopes) < 2:
+            out[f"move_f_{key}"] = "not assessed"
+            continue
+        from lib.stats import mean_interval
+
+        out[f"move_f_{key}"] = describe(mean_interval(slopes), larger="rises", smaller="falls",
+                                        same="shows no trend we can distinguish from zero", fmt=".1f",
+                                        unit=" pt per tenfold kernel movement")
+    return out
+
+
+def analytic_probe_overlap(sizes: ForgettingSizes, *, first: int = 0) -> float:
+    """Mean over the evaluation draws of the mean centred cross-task overlap of the *analytic* NTK on the same
+    probe the networks' kernels are measured on (the first ``probe_per_task`` test images of each task): the
+    reference level for :func:`analysis.block_overlap` of the empirical kernels, which with few inputs per task
+    sits well below the overlap on many inputs. A small analysis computation (a ``[M, M]`` kernel per draw)."""
+    from lib.ntk import relu_ntk
+
+    tasks, values = len(configs.ANGLES), []
+    for s in range(first, first + sizes.seeds):
+        sequence = runs.load_sequence(sizes.run, s, sizes.n_train, sizes.n_test)
+        probe = torch.cat([t.x_test[:sizes.probe_per_task] for t in sequence.tasks]).reshape(
+            tasks * sizes.probe_per_task, -1).double()
+        k = relu_ntk(probe, depth=sizes.depth)[1].numpy()
+        values.append(_mean_upper(analysis.block_overlap(k, tasks)))
+    return float(np.mean(values))

@@ -67,6 +67,13 @@ class Arm(Option):
     MATCHED = ("standard-matched",
                "standard parametrization, a learning rate per width tuned to a target learning accuracy")
     NTK = "ntk", "NTK parametrization, one learning rate for every width, tuned to the same target"
+    MUP = ("mup", "μP (maximal update): the NTK parametrization with the readout scaled by √(32/m) and the learning "
+           "rate by m/32 (base width 32), the base rate tuned per width to the same target (finite widths do not "
+           "learn equally fast at one base rate); width does not make this network lazier")
+
+
+#: Base width of the μP arm: at this width the μP network and its learning rate equal the NTK arm's.
+MUP_BASE_WIDTH = 32
 
 
 class Architecture(Option):
@@ -114,6 +121,7 @@ class ForgettingSizes:
     probe_per_task: int                 # test images per task in the kernel probe
     kernel_times: tuple[float, ...]     # gradient-flow times of the kernel baseline (inf appended)
     overlap_points: int                 # inputs per task for the cross-task overlap
+    mup_epochs: tuple[int, ...] = (1,)  # epochs per task of the μP arm (a subset of epochs)
     image_runs: tuple[str, ...] = OPTIONAL_RUNS
     wrn_widen_factors: tuple[int, ...] = (1, 2, 4, 8)
     image_train_per_class: int | None = None   # caps; None: every image
@@ -140,15 +148,16 @@ SIZES = {
                              wrn_widen_factors=(1, 2), image_train_per_class=50, image_test_per_class=20),
     "book": ForgettingSizes(run="rotated", widths=(32, 64, 128, 256, 512), depth=2, seeds=5, tuning_seeds=3,
                             n_train=2000, n_test=500, epochs=(1, 3, 10), target=0.78, fixed_lr=0.05,
-                            matched_grid=(0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32),
-                            ntk_grid=(1.0, 2.0, 4.0, 8.0, 16.0, 32.0), probe_per_task=8,
+                            matched_grid=(0.005, 0.01, 0.02, 0.04, 0.08, 0.16),
+                            ntk_grid=(1.0, 2.0, 4.0, 8.0, 16.0), probe_per_task=8,
                             kernel_times=_times(-1, 5, 4), overlap_points=300, image_epochs=(1, 10),
                             image_train_per_class=None, image_test_per_class=None),
     "paper": ForgettingSizes(run="rotated", widths=tuple(2 ** k for k in range(5, 13)), depth=2, seeds=5,
-                             tuning_seeds=2, n_train=10000, n_test=10000, epochs=(1, 3, 10), target=0.9,
+                             tuning_seeds=3, n_train=10000, n_test=10000, epochs=(1, 3, 10), target=0.9,
                              fixed_lr=0.05, matched_grid=tuple(0.32 / 2 ** k for k in range(10))[::-1],
                              ntk_grid=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0), probe_per_task=16,
                              kernel_times=_times(-1, 5, 4), overlap_points=500, image_epochs=(1, 3, 10),
+                             mup_epochs=(1, 3, 10),
                              image_train_per_class=None, image_test_per_class=None),
 }
 
@@ -178,12 +187,18 @@ def _base(sizes: ForgettingSizes, device: torch.device) -> dict:
 
 
 def parametrization_of(arm: str | Arm) -> str:
-    """``"ntk"`` for the NTK arm, else ``"standard"``."""
-    return "ntk" if Arm.parse(arm, name="arm") is Arm.NTK else "standard"
+    """``"ntk"`` for the NTK arm, ``"mup"`` for the μP arm, else ``"standard"``."""
+    arm = Arm.parse(arm, name="arm")
+    return {Arm.NTK: "ntk", Arm.MUP: "mup"}.get(arm, "standard")
 
 
-#: Factors around a first pick at which the tuning is refined (quarter-octave steps).
-REFINE = (2 ** -0.5, 2 ** -0.25, 2 ** 0.25, 2 ** 0.5)
+#: Where the tuning runs' held-out images come from (a validation pool carved from MNIST-train; the evaluation
+#: runs use the MNIST test split).
+TUNING_HELD_OUT = "validation"
+
+
+#: Factors around a first pick at which the tuning is refined (a quarter octave either side).
+REFINE = (2 ** -0.25, 2 ** 0.25)
 
 #: Factors of the picked learning rate at which the evaluation seeds also run one epoch per task: each seed then
 #: has its own forgetting-against-learning-accuracy curve per width, read off at fixed learning accuracies.
@@ -193,15 +208,18 @@ FRONTIER = (2 ** -0.5, 1.0, 2 ** 0.5)
 def tuning_configs(sizes: ForgettingSizes, device: torch.device, arm: str | Arm,
                    around: dict[int, float] | None = None) -> list[dict]:
     """One-epoch runs on the tuning seeds/draws: every width × learning rate × tuning seed. Learning rates: the
-    arm's grid, or (``around``: a first pick per width) the refinement ``around[width] · REFINE``."""
+    arm's grid (the μP arm uses the NTK grid: at the base width the two networks are the same), or (``around``: a
+    first pick per width) the refinement ``around[width] · REFINE``. Held-out images come from a validation pool
+    of MNIST-train (:data:`TUNING_HELD_OUT`), never from the test split the evaluation uses."""
     arm = Arm.parse(arm, name="arm")
-    grid = sizes.ntk_grid if arm is Arm.NTK else sizes.matched_grid
+    grid = sizes.ntk_grid if arm in (Arm.NTK, Arm.MUP) else sizes.matched_grid
 
     def rates(width: int) -> list[float]:
         return list(grid) if around is None else [float(f"{around[width] * f:.6g}") for f in REFINE]
 
     return [dict(_base(sizes, device), arm=arm.value, parametrization=parametrization_of(arm), width=width,
-                 learning_rate=lr, epochs=1, seed=TUNING_SEED + k, data_seed=TUNING_DRAW + k, probe_per_task=0)
+                 learning_rate=lr, epochs=1, seed=TUNING_SEED + k, data_seed=TUNING_DRAW + k, probe_per_task=0,
+                 held_out=TUNING_HELD_OUT)
             for width in sizes.widths for lr in rates(width) for k in range(sizes.tuning_seeds)]
 
 
@@ -209,11 +227,13 @@ def evaluation_configs(sizes: ForgettingSizes, device: torch.device, arm: str | 
                        learning_rates: dict[int, float], *, epochs: tuple[int, ...] | None = None,
                        first: int = 0) -> list[dict]:
     """The arm at its picked learning rates (``learning_rates[width]``) on every evaluation seed; seed ``s`` also
-    draws data draw ``s`` (resampled training and test images). Order: epochs, width, seed."""
+    draws data draw ``s`` (resampled training and test images). Order: epochs, width, seed. Only the runs with the
+    profile's fewest epochs per task carry the kernel probe (and record output drift): the chapter analyses
+    kernel movement, overlap and drift there."""
     arm = Arm.parse(arm, name="arm")
     return [dict(_base(sizes, device), arm=arm.value, parametrization=parametrization_of(arm), width=width,
                  learning_rate=float(learning_rates[width]), epochs=e, seed=s, data_seed=s,
-                 probe_per_task=sizes.probe_per_task)
+                 probe_per_task=sizes.probe_per_task if e == min(sizes.epochs) else 0)
             for e in (epochs or sizes.epochs) for width in sizes.widths for s in range(first, first + sizes.seeds)]
 
 
