@@ -829,7 +829,20 @@ def laziness_summary(sweep: WidthSweep, front: Frontier, sizes: ForgettingSizes,
     contrast = paired_difference(f_u[:, -1], f_n[:, -1]) if np.isfinite(f_u[:, -1] - f_n[:, -1]).sum() >= 3 else None
     more_at_equal_width = contrast is not None and contrast.low > 0
     movement_hurts = move_fixed is not None and move_fixed.low > 0
-    if mup_falls and (flatter or more_at_equal_width or movement_hurts):
+    mup_lazier = exponent is not None and exponent.high < 0  # this μP arm's kernel movement also shrinks with width
+    if mup_falls and mup_lazier:
+        words = ("this μP arm does not separate laziness from width: its kernel movement shrinks with width too "
+                 "(matching its learning per width lowered its base rate), so its falling forgetting is no evidence "
+                 "against laziness; "
+                 + ("its forgetting falls less steeply than in the NTK parametrization, " if flatter else "")
+                 + (f"at width {widths[-1]} the μP networks, whose kernels move more, forget more than the NTK "
+                    "networks at nearly equal learning, " if more_at_equal_width else "")
+                 + ("across the arms at fixed width more kernel movement goes with more forgetting, "
+                    if movement_hurts else "")
+                 + ("consistent with laziness contributing to the width effect; " if
+                    (flatter or more_at_equal_width or movement_hurts) else "")
+                 + "whether width helps without laziness needs μP at one base rate for every width (not run)")
+    elif mup_falls and (flatter or more_at_equal_width or movement_hurts):
         words = ("forgetting still falls with width in μP, so laziness is not the whole width effect; but "
                  + ("it falls less steeply than in the NTK parametrization, " if flatter else "")
                  + (f"at width {widths[-1]} the μP networks, whose kernels move more, forget more than the NTK "
