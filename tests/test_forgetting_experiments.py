@@ -139,6 +139,16 @@ def test_chapter_stages_summaries_and_the_notebook_templates(tmp_path):
     front = chapter.frontier(sizes, CPU, cache, tuning)
     lin = chapter.linearized_control(sizes, CPU, cache, tuning)
     values = chapter.findings_summary(scale, tuning, sweep, kernel, front, lin, sizes, "quick")
+    one = chapter.mup_one_rate(sizes, CPU, cache, tuning)
+    values |= chapter.mup_one_rate_summary(one, sweep, sizes) | {"w_max": sizes.widths[-1]}
+    assert one.values["average_forgetting"].shape == (3, 2) and one.shape.shape == (3, 2)
+    assert one.base_rate == tuning.rates["ntk"][8]      # the NTK arm's single rate, for every width
+    at_base = dataclasses.replace(sizes, widths=(ch4.MUP_BASE_WIDTH,), seeds=1)
+    rate = {ch4.MUP_BASE_WIDTH: one.base_rate}
+    base = chapter.configs.evaluation_configs(at_base, CPU, "ntk", rate, epochs=(1,))[0]
+    mup_base = chapter.configs.evaluation_configs(at_base, CPU, "mup", rate, epochs=(1,))[0]
+    ntk_run, mup_run = cache.run(chapter.runs.sequence_run, base), cache.run(chapter.runs.sequence_run, mup_base)
+    assert mup_run["accuracy"] == ntk_run["accuracy"]   # at the base width μP at this rate IS the NTK network
     assert set(front.at["ntk"]) == set(front.levels) and front.at["ntk"][front.levels[0]].shape == (3, 2)
     assert lin.values["average_forgetting"].shape == (3, 2)
     assert sweep.values["ntk"][2]["average_forgetting"].shape == (3, 2) and kernel.forgetting.shape == (3, 3)

@@ -267,6 +267,40 @@ def image_benchmarks(sizes: ForgettingSizes, device: torch.device, cache: Result
     return out
 
 
+
+@dataclass(frozen=True)
+class MupOneRate:
+    """The μP network at ONE base learning rate for every width (the NTK arm's tuned rate: at the base width
+    :data:`configs.MUP_BASE_WIDTH` it is the NTK network with the same rate and weights), one epoch per task.
+
+    ``values[metric]`` is ``[S, W]``; ``shape`` ``[S, W]`` the mean centred kernel shape change over tasks."""
+
+    base_rate: float
+    widths: list
+    values: dict
+    shape: np.ndarray
+
+
+def mup_one_rate(sizes: ForgettingSizes, device: torch.device, cache: ResultsCache, tuning: Tuning, *,
+                 first: int = 0) -> MupOneRate:
+    """Run the μP arm at the NTK arm's single tuned rate for every width (μP's own promise: one base rate transfers
+    across widths, and width does not make it lazier). Uses :func:`configs.evaluation_configs`, so these runs have
+    the same form as every other evaluation run (kernel probe included)."""
+    e1, widths = min(sizes.epochs), list(sizes.widths)
+    base = float(tuning.rates[Arm.NTK.value][widths[0]])
+    run_configs = configs.evaluation_configs(sizes, device, Arm.MUP, {w: base for w in widths}, epochs=(e1,),
+                                             first=first)
+    records = cache.sweep(runs.sequence_run, run_configs, desc="sequences (μP, one base rate)")
+    values = {m: analysis.by_width(records, run_configs, m, epochs=e1, widths=widths) for m in METRICS}
+    shape = np.full((sizes.seeds, len(widths)), np.nan)
+    for w_index, width in enumerate(widths):
+        rows = [r for c, r in zip(run_configs, records, strict=True) if c["width"] == width]
+        for s_index, record in enumerate(rows):
+            if not record.get("diverged"):
+                shape[s_index, w_index] = float(np.nanmean(record["kernel_shape_change"]))
+    return MupOneRate(base, widths, values, shape)
+
+
 def run_chapter(profile: str, device: torch.device, cache: ResultsCache, *, seed: int = 0) -> None:
     """Run every stage of Chapter 4 in notebook order (fills the cache; the notebook then renders from it)."""
     sizes = configs.sizes_for(profile)
@@ -276,6 +310,7 @@ def run_chapter(profile: str, device: torch.device, cache: ResultsCache, *, seed
     kernel_baseline(sizes, device, cache, first=seed)
     frontier(sizes, device, cache, tuning, first=seed)
     linearized_control(sizes, device, cache, tuning, first=seed)
+    mup_one_rate(sizes, device, cache, tuning, first=seed)
     image_runs, _ = configs.runs_to_do(sizes, profile=profile, device=device)
     image_benchmarks(sizes, device, cache, image_runs, first=seed)
 
@@ -841,7 +876,7 @@ def laziness_summary(sweep: WidthSweep, front: Frontier, sizes: ForgettingSizes,
                     if movement_hurts else "")
                  + ("consistent with laziness contributing to the width effect; " if
                     (flatter or more_at_equal_width or movement_hurts) else "")
-                 + "whether width helps without laziness needs μP at one base rate for every width (not run)")
+                 + "whether width helps without laziness is what the one-base-rate μP run below asks")
     elif mup_falls and (flatter or more_at_equal_width or movement_hurts):
         words = ("forgetting still falls with width in μP, so laziness is not the whole width effect; but "
                  + ("it falls less steeply than in the NTK parametrization, " if flatter else "")
@@ -859,6 +894,67 @@ def laziness_summary(sweep: WidthSweep, front: Frontier, sizes: ForgettingSizes,
     else:
         words = "inconclusive: μP's slope and its contrast with the NTK parametrization are not distinguishable"
     out["u_verdict"] = words
+    return out
+
+
+
+def mup_one_rate_summary(one: MupOneRate, sweep: WidthSweep, sizes: ForgettingSizes) -> dict:
+    """Numbers and verdict of the one-base-rate μP arm against the NTK arm (also one rate for every width; the same
+    network, weights, seeds and data at the base width): width slopes of learning accuracy and F_T, the kernel
+    movement exponent, and the paired (per-seed) slope differences μP − NTK."""
+    e1, widths = min(sizes.epochs), np.asarray(one.widths)
+    n = Arm.NTK.value
+    la, f = 100 * one.values["learning_accuracy"], 100 * one.values["average_forgetting"]
+    la_n, f_n = 100 * sweep.values[n][e1]["learning_accuracy"], 100 * sweep.values[n][e1]["average_forgetting"]
+    la_slope, f_slope = _slope(widths, la), _slope(widths, f)
+    move = _slope(widths, np.log10(one.shape))
+    move_n = _slope(widths, np.log10(np.nanmean(movement(sweep, n, e1, "kernel_shape_change"), axis=2)))
+    gap_words = dict(larger="larger (less negative)", smaller="smaller (more negative)", same="not distinguishable",
+                     fmt=".1f", unit=" pt/decade")
+    out = dict(u1_rate=one.base_rate, u1_base=configs.MUP_BASE_WIDTH,
+               u1_la_min=float(np.nanmean(la[:, 0])), u1_la_max=float(np.nanmean(la[:, -1])),
+               u1_f_min=float(np.nanmean(f[:, 0])), u1_f_max=float(np.nanmean(f[:, -1])),
+               u1_la_slope=_words(la_slope), u1_f_slope=_words(f_slope),
+               u1_move=("not assessed" if move is None else f"{move.text('.2f')} (t over seeds, n = {move.n})"),
+               u1_move_n=("not assessed" if move_n is None else f"{move_n.text('.2f')} (t over seeds, n = {move_n.n})"),
+               u1_f_vs_n=_paired(_seed_slopes(widths, f), _seed_slopes(widths, f_n), gap_words),
+               u1_la_vs_n=_paired(_seed_slopes(widths, la), _seed_slopes(widths, la_n), gap_words))
+    lazier = move is not None and move.n >= 3 and move.high < 0
+    not_lazier = move is not None and move.n >= 3 and move.high >= 0   # no detectable shrinking of its movement
+    f_verdict, la_verdict = _verdict(f_slope), _verdict(la_slope)
+    gap = (_seed_slopes(widths, f), _seed_slopes(widths, f_n))
+    ok = np.isfinite(gap[0]) & np.isfinite(gap[1])
+    flatter = ok.sum() >= 3 and paired_difference(gap[0][ok], gap[1][ok]).low > 0
+    exps = (_seed_slopes(widths, np.log10(one.shape)),
+            _seed_slopes(widths, np.log10(np.nanmean(movement(sweep, n, e1, "kernel_shape_change"), axis=2))))
+    fine = np.isfinite(exps[0]) & np.isfinite(exps[1])
+    less_lazy = fine.sum() >= 3 and paired_difference(exps[0][fine], exps[1][fine]).low > 0
+    out["u1_move_vs_n"] = _paired(*exps, dict(larger="larger (μP's movement shrinks less with width)",
+                                              smaller="smaller", same="not distinguishable", fmt=".2f", unit=""))
+    learning_note = ("" if la_verdict == "inconclusive" else
+                     f"; but its learning accuracy {la_verdict} with width, so the comparison is not at matched "
+                     "learning")
+    if move is None or move.n < 3 or f_slope is None or f_slope.n < 3:
+        words = "not assessed (too few seeds)"
+    elif lazier and less_lazy and flatter:
+        words = ("consistent with laziness, not decisive: at one base rate μP's kernel movement still shrinks with "
+                 "width, but more slowly than the NTK network's (paired), and μP loses the NTK network's width "
+                 "benefit (its $F_T$ slope is larger, paired)" + learning_note)
+    elif lazier:
+        words = ("inconclusive: at one base rate this μP network's kernel movement still shrinks with width, so it "
+                 "does not separate laziness from width" + learning_note)
+    elif f_verdict == "falls":
+        words = ("width helps without laziness: with no detectable shrinking of its kernel movement, μP's forgetting "
+                 "still falls with width" + (", less steeply than the NTK network's" if flatter else "")
+                 + learning_note)
+    elif not_lazier and flatter:
+        words = ("laziness implicated: without getting lazier with width, μP's forgetting does not fall "
+                 "detectably with width, while the NTK network's (one rate too, the same network at the base width) "
+                 "falls more steeply (paired)" + learning_note)
+    else:
+        words = ("inconclusive: μP's forgetting shows no detectable width trend, but its slope is not "
+                 "distinguishable from the NTK network's either" + learning_note)
+    out["u1_verdict"] = words
     return out
 
 

@@ -170,10 +170,25 @@ moves. μP minus NTK, paired over seeds — {u_contrast}; at fixed learning accu
 the three tuned arms at fixed width (width fixed effects, learning accuracy as a covariate, per seed), $F_T$
 {move_fixed_width}. Verdict: **{u_verdict}**. Two limits: matching μP's learning per width changed its base
 rate with width (picks table), which can bring laziness back — compare μP's kernel-movement exponent with the
-matched arm's above; μP at one base rate for every width, read off at fixed learning accuracy, is the cleaner
-run and is not in this profile; and the widths stop at {w_max}. Graldi et al. {cite}`graldi2025importance`
+matched arm's above; μP at one base rate for every width is the cleaner run, below; and the widths stop at
+{w_max}. Graldi et al. {cite}`graldi2025importance`
 vary the degree of feature learning directly and report that width reduces forgetting only insofar as it
 makes training lazier.
+"""
+
+#: Experiment 5b: μP at one base rate for every width.
+MUP_ONE_RATE = r"""
+**μP at one base rate for every width.** μP's own promise is that one base rate transfers across widths and
+that width does not make the network lazier {{cite}}`yang2021tensor`. So we also run the μP network at a single
+base rate for every width — the NTK arm's tuned rate ({u1_rate:.3g}); at the base width {u1_base} the two are the
+same network with the same weights and rate, and above it they differ only in the readout's and the step's
+scaling — one epoch per task, the same evaluation seeds and data draws. Learning accuracy
+{u1_la_min:.1f} % → {u1_la_max:.1f} % (slope {u1_la_slope}; μP minus NTK, paired: {u1_la_vs_n}); $F_T$
+{u1_f_min:.1f} % → {u1_f_max:.1f} % (slope {u1_f_slope}; μP minus NTK, paired: {u1_f_vs_n}); the centred
+kernel movement per task scales as $m^{{c}}$ with $c$ = {u1_move} (NTK network: {u1_move_n}; μP minus
+NTK, paired: {u1_move_vs_n}). Verdict:
+**{u1_verdict}**. The comparison is at one rate per arm, not at matched learning accuracy (the learning
+accuracies above say how far apart they are), and the widths stop at {w_max}.
 """
 
 #: Experiment 6: steps to the training target.
@@ -216,7 +231,9 @@ FINDINGS = r"""
   parametrization's over the same widths: {mup_vs_ntk_kept}; at width {w_max}, μP minus NTK:
   {u_contrast_wide}. This μP arm's kernel movement scales as $m^{{c}}$ with $c$ = {u_shape_slope} (μP minus
   matched: {u_exp_vs_m}); matching its learning per width changed its base rate, which can bring laziness
-  back, so μP at one base rate for every width is the missing run.
+  back. **At one base rate for every width** (Experiment 5b): **{u1_verdict}** — μP's $F_T$ {u1_f_slope},
+  learning accuracy {u1_la_slope}, kernel-movement exponent {u1_move} (NTK network: {u1_move_n}); μP minus
+  NTK, $F_T$ slopes paired over seeds: {u1_f_vs_n}.
 - **Cross-task overlap of the network's own kernel** (Experiment 4): what training adds to the initial overlap
   {ov_delta_m_slope} with width (matched), {ov_delta_n_slope} (NTK) and {ov_delta_u_slope} (μP); the
   relative drift on earlier tasks {share_m_slope} (matched) and {share_u_slope} (μP). Where forgetting falls
@@ -233,11 +250,11 @@ with forward transfer between rotations (the first task's own accuracy $a_{{11}}
 runs' validation pool) sits near the top of what one epoch reaches; on the test split the matched networks
 reach {m_emin_la_lo:.1f}–{m_emin_la_hi:.1f} %. Not run here: widths above {w_max} (the paper profile goes to
 4096, so how close the networks come to the kernel model's curve in the limit is not judged), μP at one base
-rate for every width, a budget trained to convergence with learning rates re-tuned for it, and the image
-benchmarks without their data and a GPU.
+rate read off at fixed learning accuracy, a budget trained to convergence with learning rates re-tuned for it,
+and the image benchmarks without their data and a GPU.
 """
 
 #: Every template by name.
 TEMPLATES = {"SETUP": SETUP, "CONFOUND": CONFOUND, "MATCHED": MATCHED, "FRONTIER": FRONTIER, "KERNEL": KERNEL,
              "OWN_KERNEL": OWN_KERNEL, "LINEARIZED": LINEARIZED, "MOVEMENT": MOVEMENT, "LAZINESS": LAZINESS,
-             "STEPS": STEPS, "FINDINGS": FINDINGS}
+             "MUP_ONE_RATE": MUP_ONE_RATE, "STEPS": STEPS, "FINDINGS": FINDINGS}
