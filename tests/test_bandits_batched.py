@@ -315,3 +315,63 @@ def test_seeds_of_tuning_and_evaluation_are_disjoint():
     assert ch3.sizes_for("paper").horizon >= 10000
     with pytest.raises(ValueError, match="quick"):
         ch3.sizes_for("huge")
+
+
+def _reference_training(agents: BatchedAgents, b: int, state: torch.Tensor) -> tuple[list[torch.Tensor], int]:
+    """Model ``b``'s training phase written plainly: its own shuffled epochs (generator state ``state``), autograd
+    gradients of the mean squared error, SGD with weight decay, a stop when an epoch's mean loss <= tolerance."""
+    spec, n = agents.spec, agents.n
+    bs = min(spec.batch_size, n)
+    epoch = math.ceil(n / bs)
+    g = torch.Generator()
+    g.set_state(state)
+    total = spec.max_steps * bs
+    order = torch.cat([torch.randperm(n, generator=g) for _ in range(math.ceil(total / n))])[:total]
+    net, params = _network(agents, b)
+    running, steps, wd = 0.0, 0, float(agents.weight_decay[b])
+    for s in range(spec.max_steps):
+        index = order[s * bs:(s + 1) * bs]
+        params = {k: v.detach().requires_grad_(True) for k, v in params.items()}
+        loss = ((functional_call(net, params, (agents.X[b, index],))[:, 0] - agents.R[b, index]) ** 2).mean()
+        grads = torch.autograd.grad(loss, list(params.values()))
+        params = {k: p.detach() - spec.lr * (gr + wd * p.detach()) for (k, p), gr in zip(params.items(), grads,
+                                                                                         strict=True)}
+        running, steps = running + float(loss.detach()), steps + 1
+        if (s + 1) % epoch == 0:
+            if running / epoch <= spec.tolerance:
+                break
+            running = 0.0
+    return [params["0.weight"], params["0.bias"], params["2.weight"][0], params["2.bias"][0]], steps
+
+
+def test_training_phase_with_models_stopping_at_different_steps_equals_a_plain_autograd_loop():
+    """The batched training drops a model from the batch when its epoch loss reaches the tolerance; every model's
+    parameters and step count must equal its own plain loop's (autograd gradients, one model at a time)."""
+    seeds = [0, 1, 2, 3, 4]
+    bandit = _toy_bandit(seeds, horizon=30)
+    spec = BatchSpec(rule="greedy", width=16, lr=0.05, batch_size=4, max_steps=40, tolerance=0.2,
+                     every_round_until=0)
+    agents = BatchedAgents(spec, bandit, [1e-3, 1e-2, 1e-1, 1e-3, 1.0], [0.0] * 5, seeds)
+    for t in range(10):
+        agents.play(t)   # no training yet (every_round_until=0, train_every=100)
+    states = [g.get_state() for g in agents.generators]
+    references = [_reference_training(agents, b, states[b]) for b in range(5)]
+    steps = agents.train()
+    assert len({int(v) for v in steps}) >= 4 and 0 < int(steps.min()) and int(steps.max()) == spec.max_steps
+    for b, (params, count) in enumerate(references):
+        assert int(steps[b]) == count
+        for got, expected in zip((agents.W1[b], agents.b1[b], agents.w2[b], agents.b2[b]), params, strict=True):
+            assert_close(got, expected, kind="method")
+
+
+def test_training_gathers_mini_batches_in_blocks_with_the_same_result(monkeypatch):
+    """Large inputs are gathered a few mini-batches at a time (memory bound): the result must not change."""
+    import lib.bandits.batched as batched
+
+    bandit = _toy_bandit([0, 1, 2])
+    spec = SPECS["neural-ucb"]
+    whole = run_batch(spec, bandit, [1e-3, 1e-2, 1e-1], [0.5, 1.0, 2.0], [0, 1, 2])
+    monkeypatch.setattr(batched, "_GATHER_ELEMENTS", 1)   # one mini-batch per gather
+    blocks = run_batch(spec, bandit, [1e-3, 1e-2, 1e-1], [0.5, 1.0, 2.0], [0, 1, 2])
+    for key in ("arms", "regret", "z", "steps"):
+        assert torch.equal(whole[key].nan_to_num(), blocks[key].nan_to_num())

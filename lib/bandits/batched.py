@@ -8,7 +8,9 @@ little more than one on a CPU. A model's results do not depend on which other mo
 (``tests/test_bandits_batched.py`` checks batched == one-by-one in float64).
 
 **Network** (the official NeuralUCB code's): ``f(x) = w₂ᵀ relu(W₁x + b₁) + b₂``, PyTorch's default
-``nn.Linear`` initialisation (uniform on ``±1/√fan_in``). Gradients are written out in closed form.
+``nn.Linear`` initialisation (uniform on ``±1/√fan_in``). Gradients are written out in closed form. Model
+``b``'s parameters are one flat row ``theta[b]`` (``W₁ᵀ``, ``b₁``, ``w₂``, ``b₂``; ``W1`` etc. are views), so one
+SGD step of all models is 16-19 batched tensor operations (``benchmarks/batched_bandits.py`` times it).
 
 **Training** (the official code's schedule, :class:`BatchSpec`): after every round for the first
 ``every_round_until`` rounds, then every ``train_every`` rounds, warm-started SGD (learning rate ``lr``,
@@ -126,6 +128,10 @@ class BatchSpec:
                                                                  or n % self.train_every == 0)
 
 
+#: How many input numbers a training phase gathers at once (its mini-batches of several steps, ≈ 32 MB in float64).
+_GATHER_ELEMENTS = 1 << 22
+
+
 def _uniform(shape: tuple[int, ...], bound: float, generator: torch.Generator) -> torch.Tensor:
     return (2 * torch.rand(shape, generator=generator, dtype=torch.float64) - 1) * bound
 
@@ -139,6 +145,11 @@ class BatchedAgents:
         lams: ``[B]`` λ (weight decay, and ``U``'s start for the ``neural`` posterior).
         gammas: ``[B]`` exploration scales (ignored by greedy, random and ``scale="theory"``).
         seeds: ``[B]`` initialisation/exploration seeds.
+
+    Attributes:
+        theta: ``[B, D·m + 2m + 1]`` the parameters, row ``b`` = ``(W₁ᵀ [D, m] row-major, b₁, w₂, b₂)`` of model
+            ``b``; ``W1`` ``[B, m, D]``, ``b1``, ``w2`` ``[B, m]`` and ``b2`` ``[B]`` are views of it (training
+            updates it in place).
     """
 
     def __init__(self, spec: BatchSpec, bandit: BanditBatch, lams: list[float], gammas: list[float],
@@ -164,8 +175,18 @@ class BatchedAgents:
             b1.append(_uniform((self.m,), 1 / math.sqrt(self.D), g))
             w2.append(_uniform((self.m,), 1 / math.sqrt(self.m), g))
             b2.append(_uniform((), 1 / math.sqrt(self.m), g))
-        self.W1, self.b1 = torch.stack(w1).to(**kw), torch.stack(b1).to(**kw)
-        self.w2, self.b2 = torch.stack(w2).to(**kw), torch.stack(b2).to(**kw)
+        # All parameters of model b live in one row theta[b] (layout: W₁ᵀ [D, m], b₁, w₂, b₂) so that a training
+        # step updates them with a few whole-tensor operations; W1 [B, m, D], b1, w2, b2 are views of it.
+        d, m = self.D, self.m
+        self.theta = torch.empty(b, d * m + 2 * m + 1, **kw)
+        self.W1 = self.theta[:, :d * m].view(b, d, m).transpose(1, 2)
+        self.b1 = self.theta[:, d * m:d * m + m]
+        self.w2 = self.theta[:, d * m + m:d * m + 2 * m]
+        self.b2 = self.theta[:, -1]
+        self.W1.copy_(torch.stack(w1))
+        self.b1.copy_(torch.stack(b1))
+        self.w2.copy_(torch.stack(w2))
+        self.b2.copy_(torch.stack(b2))
         self.X = torch.zeros(b, self.T, self.D, **kw)
         self.R = torch.zeros(b, self.T, **kw)
         self.n = 0
@@ -363,7 +384,14 @@ class BatchedAgents:
 
     # --- training -----------------------------------------------------------------------------------
     def train(self) -> torch.Tensor:
-        """One training phase on the ``n`` rounds so far (module doc). Returns the steps each model took ``[B]``."""
+        """One training phase on the ``n`` rounds so far (module doc). Returns the steps each model took ``[B]``.
+
+        One SGD step of all models is a handful of batched tensor operations with closed-form gradients (for a
+        mini-batch ``x`` ``[B, bs, D]``: ``pre = xW₁ᵀ + b₁``, ``f = relu(pre)·w₂ + b₂``, ``δ = 2(f − r)/bs``,
+        ``∂W₁ᵀ = xᵀ(δw₂ᵀ ⊙ 1[pre > 0])``, …); all parameters are updated at once through their flat rows
+        :attr:`theta`. A model whose epoch loss reached the tolerance leaves the batch (its parameters stay), so
+        the others' steps cost only what they need; epoch losses are accumulated only while a tolerance check can
+        still come within ``max_steps``."""
         spec, n, B = self.spec, self.n, self.B
         bs = min(spec.batch_size, n)
         epoch = math.ceil(n / bs)
@@ -375,37 +403,57 @@ class BatchedAgents:
         index = torch.stack(order).view(B, spec.max_steps, bs).to(self.device)
         if spec.evidence == "online" and spec.posterior != "neural" and spec.rule in ("ucb", "ts") and self.trainings:
             self.weight_decay = 2 * self.alpha * self.noise / n
-        wd = self.weight_decay
-        active = torch.ones(B, dtype=torch.float64, device=self.device)
+        D, m, lr = self.D, self.m, spec.lr
         steps = torch.zeros(B, dtype=torch.float64, device=self.device)
-        running = torch.zeros(B, dtype=torch.float64, device=self.device)
-        rows = self.rows[:, None]
-        W1, b1, w2, b2 = self.W1, self.b1, self.w2, self.b2
-        for s in range(spec.max_steps):
-            idx = index[:, s]
-            x, r = self.X[rows, idx], self.R[rows, idx]                              # [B, bs, D], [B, bs]
-            pre = torch.baddbmm(b1[:, None, :], x, W1.transpose(1, 2))
-            act = (pre > 0).to(pre.dtype)
-            hid = pre * act
-            err = torch.bmm(hid, w2[:, :, None])[..., 0] + b2[:, None] - r
-            running += (err * err).mean(1)
-            delta = (2.0 / bs) * err
-            dh = delta[:, :, None] * w2[:, None, :] * act
-            step = spec.lr * active
-            gW1 = torch.bmm(dh.transpose(1, 2), x)
-            gb1, gw2, gb2 = dh.sum(1), (delta[:, :, None] * hid).sum(1), delta.sum(1)
-            W1 = W1 - step[:, None, None] * (gW1 + wd[:, None, None] * W1)
-            b1 = b1 - step[:, None] * (gb1 + wd[:, None] * b1)
-            w2 = w2 - step[:, None] * (gw2 + wd[:, None] * w2)
-            b2 = b2 - step * (gb2 + wd * b2)
-            steps += active
-            if (s + 1) % epoch == 0:
-                active = active * (running / epoch > spec.tolerance).to(active.dtype)
-                running.zero_()
-                if not bool(active.any()):
-                    break
-        self.W1, self.b1, self.w2, self.b2 = W1, b1, w2, b2
-        bad = [name for name, p in (("W1", W1), ("b1", b1), ("w2", w2), ("b2", b2))
+        live = self.rows                            # the models still training, and their parameters [b, P]
+        theta, wd = self.theta, self.weight_decay[:, None]
+        checked = (spec.max_steps // epoch) * epoch  # steps up to the last tolerance check
+        block = max(1, _GATHER_ELEMENTS // (B * bs * D))   # mini-batches gathered at once
+        threshold_backward = torch.ops.aten.threshold_backward
+        since, s = 0, 0                              # steps since the last change of `live`
+        while s < spec.max_steps:
+            b = len(live)
+            W1t = theta[:, :(D + 1) * m].view(b, D + 1, m)     # [W₁ᵀ; b₁] [b, D + 1, m]
+            w2 = theta[:, None, (D + 1) * m:-1]                # [b, 1, m]
+            b2 = theta[:, -1:]                      # [b, 1]
+            running = torch.zeros(b, dtype=torch.float64, device=self.device)
+            changed = False
+            while s < spec.max_steps and not changed:
+                if s % block == 0 or since == 0:     # the next mini-batches, inputs with a 1 appended (for b₁)
+                    first, rows = s, live[:, None, None]
+                    batch = index[live, s:s - s % block + block]
+                    xs, rs = self.X[rows, batch], self.R[rows, batch]                    # [b, k, bs, D], [b, k, bs]
+                    ones = torch.ones(*xs.shape[:3], 1, dtype=xs.dtype, device=xs.device)
+                    xts = torch.cat([xs, ones], dim=3).transpose(2, 3).contiguous()     # [b, k, D + 1, bs]
+                    xs = torch.cat([xs, ones], dim=3)                                   # [b, k, bs, D + 1]
+                x, xt, r = xs[:, s - first], xts[:, s - first], rs[:, s - first]
+                pre = torch.bmm(x, W1t)                                                  # [b, bs, m]
+                hid = torch.relu(pre)
+                err = torch.linalg.vecdot(hid, w2) + b2 - r                              # [b, bs]
+                if s < checked:
+                    running += (err * err).mean(1)
+                delta = (2.0 / bs) * err
+                dh = threshold_backward(delta[:, :, None] * w2, pre, 0)                  # ∂loss/∂pre
+                grad = torch.cat([torch.bmm(xt, dh).view(b, -1), torch.bmm(delta[:, None, :], hid)[:, 0],
+                                  delta.sum(1, keepdim=True)], dim=1)                    # [∂W₁ᵀ; ∂b₁], ∂w₂, ∂b₂
+                theta.sub_(lr * (grad + wd * theta))
+                s, since = s + 1, since + 1
+                if s % epoch == 0 and s <= checked:
+                    keep = running / epoch > spec.tolerance
+                    running.zero_()
+                    changed = not bool(keep.all())
+            steps[live] += since
+            since = 0
+            if not changed:
+                break
+            if theta is not self.theta:
+                self.theta[live] = theta
+            live, theta, wd = live[keep], theta[keep], wd[keep]
+            if len(live) == 0:
+                break
+        if theta is not self.theta:
+            self.theta[live] = theta
+        bad = [name for name, p in (("W1", self.W1), ("b1", self.b1), ("w2", self.w2), ("b2", self.b2))
                if not bool(torch.isfinite(p).all())]
         if bad:
             raise FloatingPointError(f"Round {n - 1}: training made {bad} non-finite (diverged at lr = {spec.lr:g}); "

@@ -80,9 +80,12 @@ def budget(results: Mapping[str, Mapping[tuple[str, int], Mapping]], steps: tupl
 
 
 def laplace_ablation(results: Mapping[str, Mapping]) -> plt.Figure:
-    """Left: final regret of each Laplace variant (mean ± 1 s.e.). Right: mean z² of next-round prediction errors,
-    median over seeds (1 = calibrated; above 1: the posterior is too narrow)."""
-    fig, axes = panels(2)
+    """Left: final regret of each variant (mean ± 1 s.e.). Middle: mean z² of the pulled arm's next-round
+    prediction error, median over seeds (1 = calibrated). Right, where recorded: the epistemic z² = ((μ − f)/γs)²
+    over all arms against the simulator's true means μ, median over seeds of the per-seed medians (χ²₁'s median
+    0.455 = calibrated); outside (filled) and inside (open) the wheel's radius."""
+    epistemic = any("epi_z2" in r for r in results.values())
+    fig, axes = panels(3 if epistemic else 2)
     names = list(results)
     y = np.arange(len(names))
     finals = [np.asarray(results[n]["final"], dtype=float) for n in names]
@@ -90,12 +93,26 @@ def laplace_ablation(results: Mapping[str, Mapping]) -> plt.Figure:
     sems = [f.std(ddof=1) / np.sqrt(len(f)) if len(f) > 1 else 0.0 for f in finals]
     axes[0].errorbar(means, y, xerr=sems, marker="o", linestyle="none", color=PALETTE[0], capsize=3)
     axes[0].set(yticks=y, yticklabels=names, xlabel="total regret", title="regret")
-    z2 = [np.nanmedian(results[n]["z2"]) if np.isfinite(results[n]["z2"]).any() else np.nan for n in names]
-    axes[1].scatter(z2, y, color=PALETTE[1], zorder=3)
+
+    def median(name: str, key: str) -> float:
+        v = np.asarray(results[name].get(key, [np.nan]), dtype=float)
+        return float(np.median(v[np.isfinite(v)])) if np.isfinite(v).any() else np.nan
+
+    axes[1].scatter([median(n, "z2") for n in names], y, color=PALETTE[1], zorder=3)
     axes[1].axvline(1.0, color="0.4", linewidth=1, linestyle="--")
-    axes[1].set(yticks=y, yticklabels=[""] * len(names), xlabel="mean z², median over seeds (1 = calibrated)",
-                title="calibration of the next-round errors")
+    axes[1].set(yticks=y, yticklabels=[""] * len(names), xlabel="mean z² of the pulled arm (1 = calibrated)",
+                title="next-round errors (with noise)")
     log_axis(axes[1], "x")
+    if epistemic:
+        axes[2].scatter([median(n, "epi_z2_outer") for n in names], y, color=PALETTE[2], zorder=3,
+                        label="outside the radius")
+        axes[2].scatter([median(n, "epi_z2_inner") for n in names], y, facecolors="none", edgecolors=PALETTE[3],
+                        zorder=3, label="inside")
+        axes[2].axvline(0.455, color="0.4", linewidth=1, linestyle="--")
+        axes[2].set(yticks=y, yticklabels=[""] * len(names), xlabel="median ((μ − f)/γs)² (0.455 = calibrated)",
+                    title="epistemic width vs true means")
+        log_axis(axes[2], "x")
+        axes[2].legend(fontsize=7)
     fig.tight_layout()
     return fig
 

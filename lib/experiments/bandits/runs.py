@@ -8,12 +8,13 @@ import time
 import torch
 
 from lib.bandits.batched import BatchSpec, run_batch
+from lib.bandits.controls import run_control
 from lib.bandits.problems import make_batch
 from lib.bandits.theory import TheoryConstants, theorem_steps, theory_gamma, theory_step_size
 from lib.experiments import config_device
 
 #: The entries of a :func:`batch_run` result that hold one value per model.
-PER_MODEL = ("final", "curve", "z2", "coverage", "steps", "gamma_T", "alpha", "noise")
+PER_MODEL = ("final", "curve", "z2", "coverage", "steps", "gamma_T", "alpha", "noise", "final_outer")
 
 #: Points of the cumulative-regret curve kept per model.
 CURVE_POINTS = 100
@@ -26,7 +27,9 @@ def batch_run(config: dict) -> dict:
     cumulative regret at ``rounds``, ``z2`` mean squared z-score and ``coverage`` of the 95 % interval of the
     next-round prediction errors over the second half of the rounds (NaN without a posterior), ``steps`` mean
     training steps per round, ``gamma_T`` the last γ, ``alpha``/``noise`` the last Laplace hyperparameters;
-    and ``seconds`` for the whole batch.
+    ``final_outer`` on the wheel bandit (:func:`outer_regret`); and ``seconds`` for the whole batch. A config
+    with a ``"control"`` entry plays the control agents :func:`lib.bandits.controls.run_control` (ε-greedy,
+    shuffled bonus) instead.
     """
     spec = BatchSpec(**config["spec"])
     seeds = [int(m[0]) for m in config["models"]]
@@ -34,9 +37,27 @@ def batch_run(config: dict) -> dict:
     gammas = [float(m[2]) for m in config["models"]]
     bandit = make_batch(config["problem"], config["horizon"], seeds)
     start = time.perf_counter()
-    out = run_batch(spec, bandit, lams, gammas, seeds, device=config_device(config))
+    if config.get("control"):
+        out = run_control(config["control"], spec, bandit, lams, gammas, seeds, device=config_device(config))
+    else:
+        out = run_batch(spec, bandit, lams, gammas, seeds, device=config_device(config))
     seconds = time.perf_counter() - start
-    T = config["horizon"]
+    return {**record(out, config["horizon"], seconds), **outer_regret(config["problem"], bandit, out["regret"])}
+
+
+def outer_regret(problem: str, bandit, regret: torch.Tensor) -> dict:
+    """On the wheel bandit, ``final_outer``: the part of each model's total regret from rounds whose context lies
+    outside the radius δ (where the rare high rewards are); empty for other problems."""
+    if not problem.startswith("wheel-"):
+        return {}
+    outer = bandit.features.norm(dim=-1) > float(problem.removeprefix("wheel-"))      # [B, T]
+    return {"final_outer": (regret * outer.to(regret.dtype)).sum(1).tolist()}
+
+
+def record(out: dict, horizon: int, seconds: float) -> dict:
+    """The cached record of a batched run (:func:`batch_run`) from the tensors of
+    :func:`lib.bandits.batched.run_batch`."""
+    T = horizon
     cumulative = out["regret"].cumsum(1)
     rounds = sorted({max(1, round(T * (i + 1) / CURVE_POINTS)) for i in range(CURVE_POINTS)})
     z = out["z"][:, T // 2:]
