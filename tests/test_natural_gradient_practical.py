@@ -75,6 +75,40 @@ def test_picks_warn_at_grid_edges_and_skip_diverged_runs():
     assert rates == {"gd": 1.0}
 
 
+def test_picks_average_tuning_seeds_and_a_divergence_on_any_seed_disqualifies():
+    cfgs = [dict(method="kfac", learning_rate=lr, damping=0.1, momentum=0.9, seed=s)
+            for lr in (0.01, 0.03, 0.1) for s in (1000, 1001)]
+    # lr 0.1 is best on seed 1000 but diverges on seed 1001; lr 0.03 has the lower mean than 0.01
+    records = [_record(0.5), _record(0.7), _record(0.4), _record(0.6), _record(0.1), _record(math.nan, True)]
+    picks, table = analysis.pick_practical(records, cfgs)
+    assert picks == {"kfac": {"learning_rate": 0.03, "damping": 0.1, "momentum": 0.9}}
+    assert table[0].score == pytest.approx(0.5) and table[0].seeds == 2
+    assert table[0].edges == ("damping not tuned (one value)",)
+    assert table[0].searched == "learning rate 0.01, 0.03, 0.1; damping 0.1"
+
+
+def test_grids_are_extended_beyond_the_edge_a_pick_sits_on():
+    assert analysis._next_value([0.01, 0.03, 0.1], high=True) == pytest.approx(0.3)
+    assert analysis._next_value([0.03, 0.1, 0.3], high=True) == pytest.approx(1.0)
+    assert analysis._next_value([0.01, 0.03, 0.1], high=False) == pytest.approx(0.003)
+    assert analysis._next_value([0.03, 0.1], high=False) == pytest.approx(0.01)
+    assert analysis._next_value([1e-3, 1e-2, 0.1, 1.0], high=False) == pytest.approx(1e-4)
+    assert analysis._next_value([1e-3, 1e-2, 0.1, 1.0], high=True) == pytest.approx(10.0)
+    settings = {"ngd": [dict(learning_rate=lr, damping=d) for lr in (0.1, 0.3) for d in (0.1, 1.0)],
+                "sgd": [dict(learning_rate=lr) for lr in (0.01, 0.1, 1.0)]}
+    records = [_record(v) for v in (0.4, 0.6, 0.2, 0.9, 0.5, 0.3, 0.4)]
+    cfgs = [dict(method=m, **c) for m, grid in settings.items() for c in grid]
+    picks, table = analysis.pick_practical(records, cfgs)
+    extended = analysis.extend_grids(settings, table, picks)
+    # ngd picked (0.3, 0.1): one more learning rate (1.0) and one more damping (0.01), each at the other's pick
+    assert extended["ngd"][4:] == [dict(learning_rate=1.0, damping=0.1), dict(learning_rate=0.3, damping=0.01)]
+    assert extended["sgd"] == settings["sgd"]
+    interior = [_record(v) for v in (0.4, 0.6, 0.2, 0.9, 0.5, 0.3, 0.4, 0.3, 0.3)]
+    cfgs = [dict(method=m, **c) for m, grid in extended.items() for c in grid]
+    picks, table = analysis.pick_practical(interior, cfgs)
+    assert analysis.extend_grids(extended, table, picks) is None
+
+
 def test_power_fit_recovers_a_known_law_and_its_crossing():
     x = np.array([256, 1024, 4096, 16384])
     rng = np.random.default_rng(0)
@@ -111,8 +145,46 @@ def test_config_builders_cover_every_method_and_keep_tuning_seeds_apart():
     cpu = torch.device("cpu")
     tuning = configs.practical_tuning_configs(sizes, cpu)
     assert {c["method"] for c in tuning} == {m.value for m in configs.Method}
-    assert all(c["seed"] == configs.TUNING_SEED and c["split"] == "validation" for c in tuning)
+    tuning_seeds = set(range(configs.TUNING_SEED, configs.TUNING_SEED + sizes.tuning_seeds))
+    assert {c["seed"] for c in tuning} == tuning_seeds and all(c["split"] == "validation" for c in tuning)
+    book = configs.sizes_for("book")
+    assert book.tuning_seeds >= 2
+    assert {c["seed"] for c in configs.race_tuning_configs(book, cpu)} == set(
+        range(configs.TUNING_SEED, configs.TUNING_SEED + book.tuning_seeds))
+    kfac = [c for c in configs.practical_tuning_configs(book, cpu) if c["method"] == "kfac"]
+    assert {(c["momentum"], c["ema"]) for c in kfac} == {(configs.KFAC_MOMENTUM, configs.KFAC_EMA)}
     picks = {m.value: {"learning_rate": 0.1, "damping": 1.0} for m in configs.Method}
     evaluation = configs.practical_configs(sizes, cpu, picks)
-    assert all(c["split"] == "test" and c["seed"] != configs.TUNING_SEED for c in evaluation)
+    assert all(c["split"] == "test" and c["seed"] not in tuning_seeds for c in evaluation)
     assert {c["epochs"] for c in evaluation if c["method"] in ("sgd", "adam")} == {sizes.first_order_epochs}
+
+
+def test_a_cross_shaped_grid_is_re_searched_along_the_line_through_a_moved_pick():
+    settings = {"ngd": configs._cross((0.1, 0.3, 1.0), (0.01, 0.1, 1.0))}
+    assert len(settings["ngd"]) == 5
+    cfgs = [dict(method="ngd", **c) for c in settings["ngd"]]
+    # the damping search at lr 0.3 moves the pick to damping 1, where only lr 0.3 was tried
+    scores = {(0.1, 0.1): 0.3, (0.3, 0.1): 0.25, (1.0, 0.1): 0.4, (0.3, 0.01): 0.5, (0.3, 1.0): 0.2}
+    records = [_record(scores[c["learning_rate"], c["damping"]]) for c in cfgs]
+    picks, table = analysis.pick_practical(records, cfgs)
+    assert picks["ngd"] == {"learning_rate": 0.3, "damping": 1.0}
+    assert "only this value" in table[0].edges[0] and table[0].runner_up == {"learning rate": 0.3, "damping": 0.1}
+    extended = analysis.extend_grids(settings, table, picks)
+    # lr re-searched on both sides at the new damping; the damping, at its grid's high end, extended past it
+    assert extended["ngd"][5:] == [dict(learning_rate=0.1, damping=1.0), dict(learning_rate=1.0, damping=1.0),
+                                   dict(learning_rate=0.3, damping=10.0)]
+
+
+def test_asymptotic_order_and_constants_of_a_quadratic_sequence_above_a_plateau():
+    from lib.experiments.natural_gradient import chapter
+
+    r = [0.5]
+    for _ in range(5):
+        r.append(r[-1] ** 2)                       # r_{k+1} = r_k²: order 2, constant 1
+    row = np.array(r + [1e-14, 1.2e-14, 0.9e-14])  # then a float64 plateau
+    orders, steps, c_max, reach = chapter._asymptotics(np.vstack([row, row]))
+    assert np.allclose(orders, 2.0) and steps == [5, 5] and c_max == pytest.approx(1.0)
+    assert reach == 5                              # first residual below 1e-6 r0 = 5e-7
+    linear = np.array([0.5 * 0.1 ** k for k in range(8)] + [1e-14] * 3)
+    orders, _, _, _ = chapter._asymptotics(linear[None, :])
+    assert orders[0] == pytest.approx(1.0)

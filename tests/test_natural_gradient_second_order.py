@@ -113,3 +113,37 @@ def test_kfac_optimizer_reuses_its_curvature_and_trains():
         KFAC(model, learning_rate=0.1, damping=0.0)
     with pytest.raises(ValueError, match="fisher_type"):
         KFAC(model, learning_rate=0.1, damping=0.1, fisher_type="exact")
+
+
+def test_kfac_running_averages_and_momentum_against_a_union_batch_reference():
+    """One linear layer, squared loss: A = mean x xᵀ over the batch and B is the same on every batch and at every θ,
+    so the average of two batches' factors (decay 0.5, two updates: weights ½, ½) is K-FAC on the union of the two
+    batches. The second step is then θ₂ = θ₁ − η (μ d₁ + d₂) with d₂ = (K-FAC(union) + λI)⁻¹ ∇L(θ₁; batch 2)."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(5, 3)).double()
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(8, 5, generator=g, dtype=torch.float64)
+    y = torch.randn(8, 3, generator=g, dtype=torch.float64)
+    (x1, y1), (x2, y2) = (x[:4], y[:4]), (x[4:], y[4:])
+    lr, mu, damping = 0.3, 0.9, 0.1
+    start = copy.deepcopy(model)
+    opt = KFAC(model, learning_rate=lr, damping=damping, momentum=mu, ema=0.5, loss="mse", fisher_type="type-2")
+    opt.step(x1, y1)
+    opt.step(x2, y2)
+    d1, _ = kfac_direction(start, x1, y1, damping=damping, loss="mse", fisher_type="type-2")
+    d1 = torch.cat([d.reshape(-1) for d in d1])
+    theta1 = flat_parameters(start) - lr * d1
+    torch.nn.utils.vector_to_parameters(theta1, start.parameters())
+    p = theta1.numel()
+    union = _dense(kfac_operator(start, x, y, loss="mse", fisher_type="type-2"), p)
+    value = nn.functional.mse_loss(start(x2), y2)
+    grad = torch.cat([q.reshape(-1) for q in torch.autograd.grad(value, list(start.parameters()))])
+    d2 = torch.linalg.solve(union + damping * torch.eye(p, dtype=torch.float64), grad)
+    torch.testing.assert_close(flat_parameters(model), theta1 - lr * (mu * d1 + d2), rtol=1e-8, atol=1e-10)
+    # decays and momenta outside [0, 1) are refused with the fix named
+    plain = copy.deepcopy(model)
+    for decay in (1.0, -0.1):
+        with pytest.raises(ValueError, match="ema"):
+            KFAC(plain, learning_rate=lr, damping=damping, ema=decay)
+    with pytest.raises(ValueError, match="momentum"):
+        KFAC(plain, learning_rate=lr, damping=damping, momentum=1.0)

@@ -38,6 +38,14 @@ def _log_band(ax: plt.Axes, x, runs: np.ndarray, **kwargs) -> None:
     ax.fill_between(x, 10 ** (mean - sem), 10 ** (mean + sem), color=line.get_color(), alpha=0.2, linewidth=0)
 
 
+def _ticks_at(axis, values) -> None:
+    """Major ticks (labelled) exactly at the measured ``values`` of a log axis, no minor labels."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    axis.set_major_locator(FixedLocator(sorted({float(v) for v in values})))
+    axis.set_minor_locator(NullLocator())
+
+
 def gram_spectrum(c1: ConditionOne) -> plt.Figure:
     """λ₀ and κ = λ_max/λ₀ of the Gram matrix against width, full-rank widths only; crosses mark rank deficiency."""
     fig, (ax1, ax2) = panels(2)
@@ -73,26 +81,42 @@ def _fit_line(ax: plt.Axes, x, runs: np.ndarray, color: str) -> None:
 
 
 def jacobian_change(c2: ConditionTwo) -> plt.Figure:
-    """C′ and its two parts against width, one panel per activation, with fitted laws and slope guides."""
+    """Per activation, the Jacobian change ``max_k ‖J_θk − J_θ0‖₂`` and its two parts against width (the quantity the
+    width verdicts are about), the activation part's Frobenius norm (the quantity of the m^{−1/4} heuristic), fitted
+    laws and slope guides; last panel: C′ = 3‖ΔJ‖₂/√λ₀ per activation with the theorem's 1/2."""
     names = list(c2.widths)
-    fig, axes = panels(len(names))
-    for ax, name in zip(axes, names, strict=False):
+    fig, axes = panels(min(len(names) + 1, 3))
+    for ax, name in zip(axes, names[:2], strict=False):
         sweep = c2.widths[name]
         ok, x = sweep.full_rank, np.asarray(sweep.x)
         for part, (color, style, label) in PART_STYLE.items():
-            values = sweep.c_prime[part][:, ok]
-            _log_band(ax, x[ok], values, color=color, linestyle=style, label=label)
+            values = sweep.change[part][:, ok]
+            _log_band(ax, x[ok], values, color=color, linestyle=style, label=f"{label} (spectral)")
             if ok.sum() >= 2:
                 _fit_line(ax, x[ok], values, color)
-        anchor = float(np.exp(np.log(sweep.c_prime["total"][:, ok][:, 0]).mean()))
+        _log_band(ax, x[ok], sweep.change["activation_fro"][:, ok], color=PART_STYLE["activation"][0],
+                  linestyle="-.", marker="s", label="activation part (Frobenius)")
+        anchor = float(np.exp(np.log(sweep.change["total"][:, ok][:, 0]).mean()))
         for exponent, style in ((-0.5, (0, (1, 3))), (-0.25, (0, (5, 5)))):
             ax.plot(x[ok], anchor * (x[ok] / x[ok][0]) ** exponent, color="0.5", linestyle=style, linewidth=1,
                     label=f"slope {exponent:g} (guide)")
-        ax.axhline(0.5, color="0.3", linewidth=1)
         log_axis(ax, "both")
-        ax.set(xlabel="width m (hidden units)", ylabel=r"$3\,\max_k\|\cdot\|_2/\sqrt{\lambda_0}$",
-               title=f"{name}: C′ and its parts (line at 1/2)")
-    axes[0].legend(fontsize=8)
+        _ticks_at(ax.xaxis, x[ok])
+        ax.set(xlabel="width m (hidden units)", ylabel=r"$\max_k\|J_{\theta_k}-J_{\theta_0}\|$ (and parts)",
+               title=f"{name}: Jacobian change and its parts")
+    axes[0].legend(fontsize=7)
+    if len(axes) > len(names[:2]):
+        ax = axes[-1]
+        for i, name in enumerate(names[:2]):
+            sweep = c2.widths[name]
+            ok, x = sweep.full_rank, np.asarray(sweep.x)
+            _log_band(ax, x[ok], sweep.c_prime["total"][:, ok], color=PALETTE[i], label=f"{name}: C′")
+        ax.axhline(0.5, color="0.3", linewidth=1, label="the theorem's 1/2")
+        log_axis(ax, "both")
+        _ticks_at(ax.xaxis, x[ok])
+        ax.set(xlabel="width m (hidden units)", ylabel=r"$C'=3\max_k\|\Delta J\|_2/\sqrt{\lambda_0}$",
+               title="stability constant C′")
+        ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -108,20 +132,32 @@ def stability_scope(c2: ConditionTwo) -> plt.Figure:
                       label=f"{label}, m = {width}")
     ax1.axhline(0.5, color="0.3", linewidth=1)
     log_axis(ax1, "both")
+    _ticks_at(ax1.xaxis, c2.against_n.x)
     ax1.set(xlabel="training points N", ylabel="C′", title="C′ against N (ReLU, one hidden layer)")
     ax1.legend(fontsize=7)
+    widths = set()
     for i, (depth, s) in enumerate(c2.depths.items()):
         keep = s.full_rank
+        widths |= set(np.asarray(s.x)[keep].tolist())
         _log_band(ax2, np.asarray(s.x)[keep], s.c_prime["total"][:, keep], color=PALETTE[i], label=f"MLP, L = {depth}")
-    keep = c2.cnn_full_rank
-    if keep.any():
-        _log_band(ax2, np.asarray(c2.cnn_channels)[keep], c2.cnn["c_prime"][:, keep], color="black",
-                  label="CNN (x = channels)")
     ax2.axhline(0.5, color="0.3", linewidth=1)
     log_axis(ax2, "both")
-    ax2.set(xlabel="width m (hidden units; channels for the CNN)", ylabel="C′ (total)",
+    _ticks_at(ax2.xaxis, widths)
+    ax2.set(xlabel="MLP width m (hidden units, bottom axis)", ylabel="C′ (total)",
             title=f"C′ for deeper MLPs and the CNN (N = {c2.n})")
-    ax2.legend(fontsize=8)
+    handles, labels = ax2.get_legend_handles_labels()
+    keep = c2.cnn_full_rank
+    if keep.any():  # the CNN on its own (top) axis: channels are not hidden units
+        top = ax2.twiny()
+        channels = np.asarray(c2.cnn_channels)[keep]
+        _log_band(top, channels, c2.cnn["c_prime"][:, keep], color="black", linestyle="--",
+                  label="CNN, total only (top axis: channels)")
+        log_axis(top, "x")
+        _ticks_at(top.xaxis, channels)
+        top.set_xlabel("CNN channels (black, dashed)")
+        more, names = top.get_legend_handles_labels()
+        handles, labels = handles + more, labels + names
+    ax2.legend(handles, labels, fontsize=8)
     fig.tight_layout()
     return fig
 
@@ -139,6 +175,7 @@ def teaching_race(race: TeachingRace) -> plt.Figure:
     ax1.axhline(race.floor, color="0.5", linewidth=1, linestyle=":")
     ax1.set_yscale("log")
     ax1.set_xscale("symlog", linthresh=10)
+    ax1.set_xlim(left=0)
     ax1.set(xlabel="step k", ylabel=r"residual $\|y-u_k\|_2$", title=f"full batch, N = {race.n}, m = {race.width}")
     ax1.legend(fontsize=8)
     for name, style in (("ngd", "-"), ("ngd-softplus", "--"), ("ngd-undamped", ":")):
@@ -189,6 +226,7 @@ def practical_race(race: PracticalRace) -> plt.Figure:
     for ax in axes[:, 0]:
         ax.axvline(race.sizes.epochs, color="0.5", linewidth=1, linestyle=":")
         ax.set_xscale("symlog", linthresh=1)
+        ax.set_xlim(left=0)
         ax.set_xlabel("epoch")
     for ax in axes[:, 1]:
         for method, times in race.times.items():

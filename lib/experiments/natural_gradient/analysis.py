@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -22,25 +22,39 @@ __all__ = ["seed_slopes", "seed_slope", "local_slopes", "Pick", "pick_practical"
 
 @dataclass(frozen=True)
 class Pick:
-    """One tuned setting: ``method`` with ``values`` (e.g. ``{"learning rate": 0.1}``), its validation score (lower is
-    better; ``inf`` if every run diverged) and the grid edges it sits on (a pick on an edge may be better outside)."""
+    """One tuned setting: ``method`` with ``values`` (e.g. ``{"learning rate": 0.1}``), its score (the mean over the
+    tuning seeds, lower is better; a setting with a diverged run scores ``inf``), the grid edges it sits on (a pick
+    on an edge may be better outside) and ``searched``, the values tried per hyperparameter, in words."""
 
     method: str
     values: dict
     score: float
     score_name: str
     edges: tuple[str, ...]
+    searched: str = ""
+    seeds: int = 1
+    runner_up: dict = field(default_factory=dict)
+    runner_up_score: float = math.inf
 
 
-def _edges(value: float, grid: Sequence[float], name: str) -> list[str]:
+def _edges(value: float, grid: Sequence[float], name: str, *, everywhere: Sequence[float] | None = None) -> list[str]:
+    """Edge warnings of a picked ``value`` among the values ``grid`` tried along its line (at the other
+    hyperparameters' picks); ``everywhere``: the values tried anywhere (default ``grid``)."""
     grid = sorted(set(grid))
-    if len(grid) < 2:
+    if len(set(everywhere if everywhere is not None else grid)) < 2:
         return [f"{name} not tuned (one value)"]
+    if len(grid) < 2:
+        return [f"{name} tried at the grid's low end and high end (only this value at the other picks)"]
     if value == grid[0]:
         return [f"{name} at the grid's low end"]
     if value == grid[-1]:
         return [f"{name} at the grid's high end"]
     return []
+
+
+def _line(settings: Sequence[tuple], best: tuple, i: int) -> list[float]:
+    """Values of hyperparameter ``i`` among ``settings`` that agree with ``best`` in every other position."""
+    return [s[i] for s in settings if all(s[j] == best[j] for j in range(len(best)) if j != i)]
 
 
 def _final(result: Mapping, key: str) -> float:
@@ -50,13 +64,35 @@ def _final(result: Mapping, key: str) -> float:
 
 HYPERPARAMETERS = {"learning_rate": "learning rate", "damping": "damping"}
 
+#: Fixed settings a tuning config may carry (kept in the picks so the reported runs use them too).
+FIXED_SETTINGS = ("curvature_every", "momentum", "ema")
+
+
+def _mean_scores(rows: Sequence[tuple[Mapping, Mapping]], keys: Sequence[str],
+                 metric: str) -> dict[tuple, tuple[float, int]]:
+    """Per setting (the values of ``keys``), ``(mean of the final ``metric`` over its seeds, seed count)``; a setting
+    with a diverged seed scores ``inf`` (a pick must work on every tuning seed)."""
+    scores: dict[tuple, list[float]] = {}
+    for c, r in rows:
+        scores.setdefault(tuple(c[k] for k in keys), []).append(_final(r, metric))
+    return {k: (float(np.mean(v)) if all(map(math.isfinite, v)) else math.inf, len(v)) for k, v in scores.items()}
+
+
+def _searched(settings: Sequence[tuple], keys: Sequence[str]) -> str:
+    words = []
+    for i, k in enumerate(keys):
+        if k in HYPERPARAMETERS:
+            values = sorted({s[i] for s in settings})
+            words.append(f"{HYPERPARAMETERS[k]} {', '.join(f'{v:g}' for v in values)}")
+    return "; ".join(words)
+
 
 def pick_practical(records: Sequence[Mapping], configs: Sequence[Mapping]) -> tuple[dict, list[Pick]]:
-    """Per method, the grid point with the lowest validation cross-entropy after the last epoch (diverged runs count
-    as ``inf``; ties go to the smaller learning rate, then damping).
+    """Per method, the setting with the lowest validation cross-entropy after the last epoch, averaged over the tuning
+    seeds (a setting that diverged on any seed counts as ``inf``; ties go to the smaller learning rate, then damping).
 
     Returns:
-        ``(picks, table)``: ``picks[method]`` is the dict of hyperparameters for
+        ``(picks, table)``: ``picks[method]`` is the dict of settings for
         :func:`~lib.experiments.natural_gradient.configs.practical_configs`; ``table`` one :class:`Pick` per method.
     """
     picks: dict[str, dict] = {}
@@ -64,44 +100,108 @@ def pick_practical(records: Sequence[Mapping], configs: Sequence[Mapping]) -> tu
     methods = list(dict.fromkeys(c["method"] for c in configs))
     for method in methods:
         rows = [(c, r) for c, r in zip(configs, records, strict=False) if c["method"] == method]
-        keys = [k for k in ("learning_rate", "damping", "curvature_every") if k in rows[0][0]]
-        score, config = min(((_final(r, "eval_loss"), c) for c, r in rows),
-                            key=lambda item: (item[0], item[1]["learning_rate"], item[1].get("damping", 0)))
+        keys = [k for k in ("learning_rate", "damping", *FIXED_SETTINGS) if k in rows[0][0]]
+        scores = _mean_scores(rows, keys, "eval_loss")
+        best = min(scores, key=lambda k: (scores[k][0], *k))
+        score, seeds = scores[best]
         if not math.isfinite(score):
-            raise RuntimeError(f"Every tuning run of {method} diverged; extend its grid towards smaller steps.")
-        picks[method] = {k: config[k] for k in keys}
-        edges = [e for k in keys if k in HYPERPARAMETERS
-                 for e in _edges(config[k], [c[k] for c, _ in rows], HYPERPARAMETERS[k])]
-        table.append(Pick(method, {HYPERPARAMETERS[k]: config[k] for k in keys if k in HYPERPARAMETERS}, score,
-                          "validation cross-entropy", tuple(edges)))
+            raise RuntimeError(f"Every tuning setting of {method} diverged on some seed; extend its grid towards "
+                               "smaller steps.")
+        picks[method] = dict(zip(keys, best, strict=True))
+        edges = [e for i, k in enumerate(keys) if k in HYPERPARAMETERS
+                 for e in _edges(best[i], _line(list(scores), best, i), HYPERPARAMETERS[k],
+                                 everywhere=[s[i] for s in scores])]
+        ranked = sorted(scores, key=lambda k: (scores[k][0], *k))
+        runner = ranked[1] if len(ranked) > 1 else None
+        table.append(Pick(method, {HYPERPARAMETERS[k]: v for k, v in picks[method].items() if k in HYPERPARAMETERS},
+                          score, "validation cross-entropy", tuple(edges), _searched(list(scores), keys), seeds,
+                          {HYPERPARAMETERS[k]: v for k, v in zip(keys, runner, strict=True) if k in HYPERPARAMETERS}
+                          if runner else {}, scores[runner][0] if runner else math.inf))
     return picks, table
 
 
 def pick_learning_rate(records: Sequence[Mapping], configs: Sequence[Mapping]) -> tuple[dict, list[Pick]]:
-    """Teaching race: per first-order optimizer, the learning rate whose tuning run (tuning seed) ended with the lowest
-    training loss; a diverged run counts as ``inf``; ties go to the larger rate."""
+    """Teaching race: per first-order optimizer, the learning rate whose tuning runs (tuning seeds) ended with the
+    lowest mean training loss; a rate that diverged on any seed counts as ``inf``; ties go to the larger rate."""
     picks: dict[str, float] = {}
     table: list[Pick] = []
     for name in dict.fromkeys(c["optimizer"] for c in configs):
-        rows = [(c["learning_rate"], _final(r, "losses")) for c, r in zip(configs, records, strict=True)
-                if c["optimizer"] == name]
-        lr, score = min(rows, key=lambda item: (item[1], -item[0]))
+        rows = [(c, r) for c, r in zip(configs, records, strict=True) if c["optimizer"] == name]
+        scores = _mean_scores(rows, ["learning_rate"], "losses")
+        best = min(scores, key=lambda k: (scores[k][0], -k[0]))
+        score, seeds = scores[best]
         if not math.isfinite(score):
-            raise RuntimeError(f"Every learning rate of {name} diverged; extend the grid downwards.")
-        picks[name] = lr
-        table.append(Pick(name, {"learning rate": lr}, score, "training loss",
-                          tuple(_edges(lr, [r[0] for r in rows], "learning rate"))))
+            raise RuntimeError(f"Every learning rate of {name} diverged on some seed; extend the grid downwards.")
+        picks[name] = best[0]
+        table.append(Pick(name, {"learning rate": best[0]}, score, "training loss",
+                          tuple(_edges(best[0], [k[0] for k in scores], "learning rate")),
+                          _searched(list(scores), ["learning_rate"]), seeds))
     return picks, table
+
+
+def _next_value(values: Sequence[float], high: bool) -> float:
+    """The grid value beyond the edge of the sorted ``values``: a decade further where the grid steps by decades,
+    else the next value of the 1–3–10 ladder."""
+    ratio = values[-1] / values[-2] if high else values[1] / values[0]
+    if ratio > 5:
+        return float(f"{values[-1] * 10 if high else values[0] / 10:.3g}")
+    edge = values[-1] if high else values[0]
+    exponent = math.floor(math.log10(edge) + 1e-9)
+    mantissa = edge / 10 ** exponent
+    ladder = [1.0, 3.0, 10.0] if high else [0.3, 1.0, 3.0]
+    if high:
+        nxt = next((v for v in ladder if v > mantissa * 1.05), 30.0)
+    else:
+        nxt = next((v for v in reversed(ladder) if v < mantissa / 1.05), 0.1)
+    return float(f"{nxt * 10 ** exponent:.3g}")
+
+
+def extend_grids(settings: Mapping[str, Sequence[Mapping]], table: Sequence[Pick],
+                 picks: Mapping[str, Mapping]) -> dict[str, list[dict]] | None:
+    """A coordinate search step: for each tuned hyperparameter of each pick, the values tried *along the pick's line*
+    (the other settings held at the pick) are checked, and where the pick is the lowest (highest) of them the next
+    lower (higher) value is added at the pick's other settings — the next value of the whole grid, or one past its
+    edge. For a full product grid this is "extend past the edge"; for a cross-shaped grid it also re-searches one
+    hyperparameter when the pick has moved along the other. ``None`` when nothing is added (one-value grids stay).
+
+    Args:
+        settings: per method, the settings searched so far (dicts of config fields).
+        table: the :class:`Pick` rows of :func:`pick_practical` or :func:`pick_learning_rate` (their methods are
+            extended).
+        picks: per method, the picked setting as a dict of config fields.
+    """
+    out = {m: [dict(s) for s in grid] for m, grid in settings.items()}
+    changed = False
+    for pick in table:
+        chosen = picks[pick.method]
+        for key in (k for k in HYPERPARAMETERS if k in chosen):
+            everywhere = sorted({s[key] for s in out[pick.method]})
+            if len(everywhere) < 2:
+                continue
+            line = sorted({s[key] for s in out[pick.method]
+                           if all(s.get(k) == v for k, v in chosen.items() if k != key)})
+            value = chosen[key]
+            for high in (False, True):
+                if value != (line[-1] if high else line[0]):
+                    continue
+                beyond = [v for v in everywhere if (v > value if high else v < value)]
+                new = (min(beyond) if high else max(beyond)) if beyond else _next_value(everywhere, high)
+                candidate = dict(chosen, **{key: new})
+                if candidate not in out[pick.method]:
+                    out[pick.method].append(candidate)
+                    changed = True
+    return out if changed else None
 
 
 def picks_table(picks: Sequence[Pick], names: Mapping[str, str] | None = None) -> str:
     """A Markdown table of the picks, with a warning column."""
     names = names or {}
-    lines = ["| method | picked | score | warning |", "|---|---|---:|---|"]
+    lines = ["| method | searched | picked | score | warning |", "|---|---|---|---:|---|"]
     for p in picks:
         values = ", ".join(f"{k} {v:g}" for k, v in p.values.items())
-        lines.append(f"| {names.get(p.method, p.method)} | {values} | {p.score:.3g} ({p.score_name}) | "
-                     f"{'; '.join(p.edges) or '—'} |")
+        seeds = f"mean of {p.seeds} tuning seeds" if p.seeds > 1 else "1 tuning seed"
+        lines.append(f"| {names.get(p.method, p.method)} | {p.searched or '—'} | {values} | {p.score:.3g} "
+                     f"({p.score_name}, {seeds}) | {'; '.join(p.edges) or '—'} |")
     return "\n".join(lines)
 
 

@@ -27,8 +27,14 @@ OPTIONAL_TASKS = ("cifar10",)
 #: Relative damping of every full-batch NGD step: ``λ = DAMPING · tr Θ / (NK)``.
 DAMPING = 1e-6
 
-#: Network seed of every tuning run (evaluation seeds are ``seed, seed + 1, …``), so tuning never sees a reported seed.
+#: First network seed of the tuning runs (``TUNING_SEED, TUNING_SEED + 1, …``, ``tuning_seeds`` of them; evaluation
+#: seeds are ``seed, seed + 1, …``), so tuning never sees a reported seed.
 TUNING_SEED = 1000
+
+#: K-FAC's heavy-ball momentum and the decay of the running averages of its Kronecker factors (Martens & Grosse 2015
+#: use ε = 0.95 for the factors; their momentum is adapted, ours fixed as SGD's).
+KFAC_MOMENTUM = 0.9
+KFAC_EMA = 0.95
 
 #: Depth (conv layers) of the small CNN of conditions (C1) and (C2).
 CNN_DEPTH = 3
@@ -50,7 +56,7 @@ class Method(Option):
     SGD = "sgd", "SGD with heavy-ball momentum 0.9"
     ADAM = "adam", "Adam, PyTorch's β = (0.9, 0.999), ε = 1e-8"
     NGD = "ngd", "mini-batch natural gradient: the exact Fisher of the batch, damped, solved in function space"
-    KFAC = "kfac", "K-FAC from curvlinops, recomputed on every batch, damped (A ⊗ B + λI)⁻¹"
+    KFAC = "kfac", "K-FAC from curvlinops: running averages of the factors, damped (A ⊗ B + λI)⁻¹, momentum 0.9"
 
 
 class Split(Option):
@@ -102,6 +108,7 @@ class NaturalGradientSizes:
     first_order_epochs: int            # epochs of the reported SGD and Adam runs (enough to span NGD's wall-clock time)
     logs_per_epoch: int
     seeds: int
+    tuning_seeds: int                  # network seeds of every tuning run (race and practical), disjoint from `seeds`
     sgd_rates: tuple[float, ...]
     adam_rates: tuple[float, ...]
     ngd_rates: tuple[float, ...]
@@ -126,22 +133,22 @@ SIZES = {
         race_n=50, race_width=512, race_seeds=2, race_steps=150, race_tuning_steps=50,
         gd_rates=(0.3, 1.0, 3.0, 10.0), race_adam_rates=(1e-3, 3e-3, 1e-2, 3e-2),
         train=2000, validation=1000, test=2000, train_eval=1000, depth=2, width=64, batch=128, epochs=2,
-        first_order_epochs=10, logs_per_epoch=2, seeds=2, sgd_rates=(0.03, 0.1, 0.3),
-        adam_rates=(3e-4, 1e-3, 3e-3), ngd_rates=(0.3,), ngd_dampings=(0.1, 1.0), kfac_rates=(0.1,),
-        kfac_dampings=(0.1, 1.0), kfac_every=5, probe=20),
+        first_order_epochs=10, logs_per_epoch=2, seeds=2, tuning_seeds=2, sgd_rates=(0.03, 0.1, 0.3),
+        adam_rates=(3e-4, 1e-3, 3e-3), ngd_rates=(0.3,), ngd_dampings=(0.1, 1.0), kfac_rates=(0.01, 0.03, 0.1),
+        kfac_dampings=(0.01, 0.1, 1.0), kfac_every=5, probe=20),
     "book": NaturalGradientSizes(
         task="mnist10", gram_n=200, gram_depths=(1, 2, 3), gram_widths=(16, 64, 256, 1024, 4096),
         cnn_channels=(8, 16, 32, 64), gram_seeds=3,
         stability_n=20, stability_widths=(256, 512, 1024, 2048, 4096, 8192, 16384), activations=("relu", "softplus"),
-        stability_seeds=4, ngd_steps=6, n_values=(10, 20, 40, 80), n_width=4096, deep_depths=(2, 3),
-        deep_widths=(256, 1024, 4096), cnn_stability_channels=(8, 16, 32),
-        race_n=200, race_width=1024, race_seeds=3, race_steps=600, race_tuning_steps=200,
-        gd_rates=(0.1, 0.3, 1.0, 3.0, 10.0), race_adam_rates=(3e-4, 1e-3, 3e-3, 1e-2, 3e-2),
+        stability_seeds=4, ngd_steps=6, n_values=(10, 20, 40), n_width=4096, deep_depths=(2, 3),
+        deep_widths=(256, 512, 1024, 2048), cnn_stability_channels=(8, 16, 32),
+        race_n=200, race_width=1024, race_seeds=3, race_steps=400, race_tuning_steps=200,
+        gd_rates=(1.0, 3.0, 10.0), race_adam_rates=(3e-3, 1e-2, 3e-2),
         train=10000, validation=5000, test=10000, train_eval=2000, depth=2, width=128, batch=128, epochs=3,
-        first_order_epochs=30, logs_per_epoch=4, seeds=4, sgd_rates=(0.01, 0.03, 0.1, 0.3),
+        first_order_epochs=40, logs_per_epoch=4, seeds=4, tuning_seeds=2, sgd_rates=(0.01, 0.03, 0.1, 0.3),
         adam_rates=(3e-4, 1e-3, 3e-3, 1e-2),
-        ngd_rates=(0.1, 0.3), ngd_dampings=(0.01, 0.1, 1.0), kfac_rates=(0.03, 0.1, 0.3),
-        kfac_dampings=(0.01, 0.1, 1.0),
+        ngd_rates=(0.1, 0.3, 1.0), ngd_dampings=(0.01, 0.1, 1.0), kfac_rates=(0.01, 0.03, 0.1),
+        kfac_dampings=(1e-3, 0.01, 0.1, 1.0),
         kfac_every=5, probe=50),
     "paper": NaturalGradientSizes(
         task="mnist10", gram_n=400, gram_depths=(1, 2, 3), gram_widths=tuple(2**k for k in range(4, 15, 2)),
@@ -152,10 +159,10 @@ SIZES = {
         race_n=400, race_width=4096, race_seeds=5, race_steps=3000, race_tuning_steps=1000,
         gd_rates=(0.1, 0.3, 1.0, 3.0, 10.0), race_adam_rates=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2),
         train=50000, validation=10000, test=10000, train_eval=5000, depth=3, width=512, batch=256, epochs=10,
-        first_order_epochs=100, logs_per_epoch=4, seeds=5, sgd_rates=(0.003, 0.01, 0.03, 0.1, 0.3),
-        adam_rates=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2),
-        ngd_rates=(0.1, 0.3, 1.0), ngd_dampings=(0.01, 0.1, 1.0), kfac_rates=(0.1, 0.3, 1.0),
-        kfac_dampings=(0.01, 0.1, 1.0), kfac_every=10, probe=100),
+        first_order_epochs=100, logs_per_epoch=4, seeds=5, tuning_seeds=3,
+        sgd_rates=(0.003, 0.01, 0.03, 0.1, 0.3), adam_rates=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2),
+        ngd_rates=(0.1, 0.3, 1.0), ngd_dampings=(1e-3, 0.01, 0.1, 1.0), kfac_rates=(0.003, 0.01, 0.03, 0.1),
+        kfac_dampings=(1e-3, 0.01, 0.1, 1.0), kfac_every=10, probe=100),
 }
 
 
@@ -230,12 +237,21 @@ def cnn_stability_configs(sizes: NaturalGradientSizes, device: torch.device, *, 
             for c in sizes.cnn_stability_channels for s in _seeds(sizes.stability_seeds, first)]
 
 
-def race_tuning_configs(sizes: NaturalGradientSizes, device: torch.device, *, first: int = 0) -> list[dict]:
-    """Teaching race: GD and Adam at every learning rate of their grids on the tuning seed."""
-    grids = {Race.GD.value: sizes.gd_rates, Race.ADAM.value: sizes.race_adam_rates}
+def race_grids(sizes: NaturalGradientSizes) -> dict[str, list[dict]]:
+    """Teaching race: per tuned :class:`Race` optimizer, the settings searched (``learning_rate``)."""
+    return {Race.GD.value: [dict(learning_rate=lr) for lr in sizes.gd_rates],
+            Race.ADAM.value: [dict(learning_rate=lr) for lr in sizes.race_adam_rates]}
+
+
+def race_tuning_configs(sizes: NaturalGradientSizes, device: torch.device, *, first: int = 0,
+                        settings: dict[str, list[dict]] | None = None) -> list[dict]:
+    """Teaching race: GD and Adam at every setting of ``settings`` (default :func:`race_grids`; the chapter extends
+    a grid whose pick sits on its edge) on each of the ``tuning_seeds`` tuning seeds."""
+    settings = race_grids(sizes) if settings is None else settings
     return [dict(task=sizes.task, n_train=sizes.race_n, data_seed=first, depth=1, width=sizes.race_width,
-                 seed=TUNING_SEED, optimizer=name, learning_rate=lr, steps=sizes.race_tuning_steps,
-                 device=device.type) for name, grid in grids.items() for lr in grid]
+                 seed=s, optimizer=name, steps=sizes.race_tuning_steps, device=device.type, **values)
+            for name, grid in settings.items() for values in grid
+            for s in _seeds(sizes.tuning_seeds, TUNING_SEED)]
 
 
 def race_configs(sizes: NaturalGradientSizes, device: torch.device, learning_rates: dict, *,
@@ -263,28 +279,44 @@ def _practical(sizes: NaturalGradientSizes, device: torch.device, first: int, **
                 **fields)
 
 
+def _cross(rates: tuple[float, ...], dampings: tuple[float, ...]) -> list[dict]:
+    """A cross-shaped grid: every rate at the central damping, every damping at the central rate."""
+    rate, damping = rates[len(rates) // 2], dampings[len(dampings) // 2]
+    out = [dict(learning_rate=lr, damping=damping) for lr in rates]
+    return out + [dict(learning_rate=rate, damping=d) for d in dampings if d != damping]
+
+
 def grids(sizes: NaturalGradientSizes) -> dict[str, list[dict]]:
-    """Per :class:`Method`, the hyperparameter settings searched (``learning_rate``, and ``damping`` for NGD/K-FAC)."""
+    """Per :class:`Method`, the hyperparameter settings searched (``learning_rate``, and ``damping`` for NGD/K-FAC):
+    full grids, except for mini-batch NGD (the costliest method), whose grid is a cross (each hyperparameter varied
+    at the other's central value)."""
     return {
         Method.SGD.value: [dict(learning_rate=lr) for lr in sizes.sgd_rates],
         Method.ADAM.value: [dict(learning_rate=lr) for lr in sizes.adam_rates],
-        Method.NGD.value: [dict(learning_rate=lr, damping=d) for lr in sizes.ngd_rates for d in sizes.ngd_dampings],
-        Method.KFAC.value: [dict(learning_rate=lr, damping=d, curvature_every=sizes.kfac_every)
+        Method.NGD.value: _cross(sizes.ngd_rates, sizes.ngd_dampings),
+        Method.KFAC.value: [dict(learning_rate=lr, damping=d, curvature_every=sizes.kfac_every,
+                                 momentum=KFAC_MOMENTUM, ema=KFAC_EMA)
                             for lr in sizes.kfac_rates for d in sizes.kfac_dampings],
     }
 
 
-def practical_tuning_configs(sizes: NaturalGradientSizes, device: torch.device, *, first: int = 0) -> list[dict]:
-    """Practical race, tuning: every method at every grid point, tuning seed, evaluated on the validation split."""
-    return [_practical(sizes, device, first, method=m, seed=TUNING_SEED, split=Split.VALIDATION.value, probe=0,
+def practical_tuning_configs(sizes: NaturalGradientSizes, device: torch.device, *, first: int = 0,
+                             settings: dict[str, list[dict]] | None = None) -> list[dict]:
+    """Practical race, tuning: every method at every setting of ``settings`` (default :func:`grids`; the chapter
+    extends a grid whose pick sits on its edge), on each of the ``tuning_seeds`` tuning seeds (each its own draw of
+    training and validation images), evaluated on the validation split."""
+    settings = grids(sizes) if settings is None else settings
+    return [_practical(sizes, device, first, method=m, seed=s, data_seed=s, split=Split.VALIDATION.value, probe=0,
                        **values)
-            for m, settings in grids(sizes).items() for values in settings]
+            for m, grid in settings.items() for values in grid for s in _seeds(sizes.tuning_seeds, TUNING_SEED)]
 
 
 def practical_configs(sizes: NaturalGradientSizes, device: torch.device, picks: dict, *, first: int = 0) -> list[dict]:
     """Practical race, reported runs: every method at its pick on the evaluation seeds, evaluated on the test split,
-    with the Jacobian change measured on ``probe`` training images after every epoch."""
+    with the Jacobian change measured on ``probe`` training images after every epoch. Each seed draws its own training
+    images (``data_seed`` = ``seed``), shared by the methods, so the paired comparisons cover data draws too."""
     first_order = (Method.SGD, Method.ADAM)
-    return [_practical(sizes, device, first, method=m.value, seed=s, split=Split.TEST.value, probe=sizes.probe,
+    return [_practical(sizes, device, first, method=m.value, seed=s, data_seed=s, split=Split.TEST.value,
+                       probe=sizes.probe,
                        **picks[m.value], **({"epochs": sizes.first_order_epochs} if m in first_order else {}))
             for m in Method for s in _seeds(sizes.seeds, first)]

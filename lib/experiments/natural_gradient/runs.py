@@ -333,7 +333,8 @@ def practical_run(config: dict) -> dict:
 
     Config: the fields of :func:`~lib.experiments.natural_gradient.configs.practical_configs`: ``task``, ``train``,
     ``validation``, ``test``, ``train_eval``, ``data_seed``, ``split``, ``depth``, ``width``, ``batch``, ``epochs``,
-    ``logs_per_epoch``, ``seed``, ``method``, ``learning_rate``, ``damping`` (NGD, K-FAC), ``probe``, ``device``.
+    ``logs_per_epoch``, ``seed``, ``method``, ``learning_rate``, ``damping`` (NGD, K-FAC), ``curvature_every``,
+    ``momentum`` and ``ema`` (K-FAC: :class:`lib.kfac.KFAC`), ``probe``, ``device``.
     """
     method = Method.parse(config["method"], name="method")
     data = load_practical_data(config)
@@ -351,7 +352,8 @@ def practical_run(config: dict) -> dict:
         optimizer = torch.optim.Adam(model.parameters(), lr=config["learning_rate"])
     elif method is Method.KFAC:
         optimizer = KFAC(model, learning_rate=config["learning_rate"], damping=config["damping"],
-                         update_every=config.get("curvature_every", 1), seed=config["seed"] * 100003)
+                         update_every=config.get("curvature_every", 1), momentum=config.get("momentum", 0.0),
+                         ema=config.get("ema", 0.0), seed=config["seed"] * 100003)
     steps_per_epoch = n // batch
     log_every = max(1, steps_per_epoch // config["logs_per_epoch"])
     out: dict[str, list] = {"epoch": [], "seconds": [], "train_loss": [], "eval_loss": [], "eval_accuracy": []}
