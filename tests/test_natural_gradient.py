@@ -242,3 +242,18 @@ def test_size_tables_and_optional_tasks():
     assert tasks == ["mnist10"] and len(messages) == 1 and "CIFAR-10" in messages[0]
     with pytest.raises(ValueError, match="Unknown profile"):
         sizes_for("huge")
+
+
+def test_the_notebook_shows_every_prose_template_of_the_text_module():
+    """The chapter's computed prose lives in ``text.py``: every template is shown once, none is inline."""
+    import json
+    import re
+    from pathlib import Path
+
+    from lib.experiments.natural_gradient import text
+
+    notebook = json.loads((Path(__file__).resolve().parents[1] / "chapters" / "02_natural_gradient.ipynb").read_text())
+    source = "\n".join("".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code")
+    used = re.findall(r"say\(text\.([A-Z_]+)\b", source)
+    assert sorted(used) == sorted(text.TEMPLATES) and len(set(used)) == len(used)
+    assert 'say(r"""' not in source
