@@ -68,7 +68,13 @@ def _synchronize(device: torch.device) -> None:
 
 
 def peak_memory(fn: Callable[[], Any], device: torch.device | str) -> tuple[float, Any]:
-    """``(peak bytes allocated during fn() beyond what was allocated before, fn's result)``."""
+    """``(peak bytes allocated during fn() beyond what was allocated before, fn's result)``.
+
+    On CUDA the allocator's own peak counter is exact. On the CPU the heap in use (glibc ``mallinfo2``) is sampled
+    by a thread every millisecond, before and after ``fn``: an allocation that lives for less than a sampling
+    interval (or while the GIL is held) can be missed, so this measures the memory of computations that hold their
+    buffers for a while (as the benchmarks' do), not of one short-lived temporary.
+    """
     device = torch.device(device)
     gc.collect()
     if device.type == "cuda":

@@ -122,7 +122,15 @@ def test_peak_memory_sees_a_known_allocation():
     if heap_in_use() is None:
         pytest.skip("glibc mallinfo2 is not available here")
     size = 64 * 2**20
-    peak, result = peak_memory(lambda: torch.ones(size // 8, dtype=torch.float64).sum().item(), "cpu")
+
+    def hold_allocation() -> float:
+        # The CPU peak is sampled every millisecond by a thread (lib.measure.peak_memory), so an allocation must
+        # live longer than that to be seen; under load a bare torch.ones(...).sum() could come and go unseen.
+        x = torch.ones(size // 8, dtype=torch.float64)
+        time.sleep(0.05)
+        return x.sum().item()
+
+    peak, result = peak_memory(hold_allocation, "cpu")
     assert result == size // 8
     assert 0.9 * size <= peak <= 4 * size
     m = measure(lambda: torch.ones(10).sum(), "cpu", repeats=2)
