@@ -87,3 +87,23 @@ def test_tolerance_table():
     with pytest.raises(AssertionError):
         assert_close(torch.tensor([1.0], dtype=torch.float64), torch.tensor([1.0 + 1e-9], dtype=torch.float64),
                      kind="roundoff")
+
+
+def test_single_threaded_runs_cpu_experiments_on_one_thread_and_restores_the_setting():
+    from lib.experiments import single_threaded
+
+    seen = []
+    experiment = single_threaded(lambda config: seen.append(torch.get_num_threads()) or {"ok": True})
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        assert experiment({"device": "cpu"}) == {"ok": True} and seen[-1] == 1
+        assert torch.get_num_threads() == 2                      # the caller's setting is back
+        experiment({"device": "meta"})                             # another device: threads untouched
+        assert seen[-1] == 2
+        failing = single_threaded(lambda config: 1 / 0)
+        with pytest.raises(ZeroDivisionError):
+            failing({})
+        assert torch.get_num_threads() == 2                      # restored after an exception too
+    finally:
+        torch.set_num_threads(before)

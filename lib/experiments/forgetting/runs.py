@@ -8,9 +8,7 @@
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable
 
 import torch
 
@@ -23,7 +21,7 @@ from lib.continual import (
     sequential_kernel_regression,
 )
 from lib.continual.metrics import ContinualMetrics
-from lib.experiments import config_device
+from lib.experiments import config_device, single_threaded
 from lib.experiments.forgetting.configs import ANGLES, BATCH, MUP_BASE_WIDTH, RUNS, WRN_DEPTH
 from lib.models import MLP, WideResNet
 from lib.models.cnn import WRN_RECIPE, random_crop_flip
@@ -31,28 +29,6 @@ from lib.ntk import linearize, relu_ntk
 
 __all__ = ["load_sequence", "build_model", "sequence_run", "kernel_run", "ntk_diagonal", "mup_factor",
            "effective_learning_rate"]
-
-
-def single_threaded(fn: Callable[[dict], dict]) -> Callable[[dict], dict]:
-    """Run an experiment with one intra-op CPU thread (restoring the caller's setting afterwards).
-
-    These networks are small (batch 32, widths ≤ 512 in the book profile): two threads gain little and, on a
-    machine whose other core is busy, cost a great deal (one width-512 run: 2.5 s CPU with one thread, 19.5 s with
-    two on a loaded 2-core machine; the kernel baseline 39 s against 75 s). CUDA runs are unaffected.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(config: dict) -> dict:
-        if config_device(config).type != "cpu":
-            return fn(config)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn(config)
-        finally:
-            torch.set_num_threads(threads)
-
-    return wrapper
 
 
 def load_sequence(run: str, data_seed: int, n_train: int | None, n_test: int | None, held_out: str = "test"):

@@ -22,9 +22,7 @@ Conventions shared by the MNIST experiments:
 from __future__ import annotations
 
 import copy
-import functools
 import math
-from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -34,7 +32,7 @@ from lib.catapult import top_eigenvalue
 from lib.data import load_dataset
 from lib.data.synthetic import regression_1d
 from lib.data.tasks import RegressionTask, image_regression_task, sphere_normalize
-from lib.experiments import config_device
+from lib.experiments import config_device, single_threaded
 from lib.experiments.kernel_regime.configs import (
     BATCH,
     TARGET_EVERY,
@@ -57,32 +55,6 @@ COLLAPSE = 0.5
 
 __all__ = ["load_task", "make_network", "empirical_vs_infinite", "factorial_run", "catapult_run", "alpha_run",
            "gp_run", "wrn_run"]
-
-
-# ------------------------------------------------------------------------------------------------ threads
-
-
-def single_threaded(fn: Callable[[dict], dict]) -> Callable[[dict], dict]:
-    """Run an experiment with one intra-op CPU thread, restoring the caller's setting afterwards.
-
-    This chapter's networks are small: splitting their matrix products over threads gains little, and on a
-    shared machine it costs a great deal (threads spin at barriers while the cores serve other processes; one
-    full-batch GD run at width 128 took 0.8 s with one thread and 39 s with two on a loaded 2-core machine).
-    Other devices are unaffected.
-    """
-
-    @functools.wraps(fn)
-    def wrapper(config: dict) -> dict:
-        if config_device(config).type != "cpu":
-            return fn(config)
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return fn(config)
-        finally:
-            torch.set_num_threads(threads)
-
-    return wrapper
 
 
 # ------------------------------------------------------------------------------------------------ data & nets
